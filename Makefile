@@ -1,0 +1,34 @@
+# The README's two commands: `make demo` (the main job) and `make test`.
+# Both create .venv on first use (Python 3.10 + the locked dependency set).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.lavabridge-installed
+
+.PHONY: test test-fast demo lint bench venv clean
+
+$(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
+	VENV=$(VENV) ./scripts/bootstrap.sh
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+demo: $(STAMP)
+	$(VENV)/bin/lavabridge demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

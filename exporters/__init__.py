@@ -1,0 +1,1 @@
+"""Exporters (installed as ``lavabridge.exporters``): QGraph -> Lava process graph, netx HDF5."""

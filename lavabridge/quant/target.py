@@ -1,0 +1,91 @@
+"""The target table: every Loihi / Lava ``fixed_pt`` constant lavabridge relies on, in one place.
+
+Each entry is checked against the installed Lava process models by ``tests/quant/test_target.py``,
+so an upstream change fails loudly instead of silently breaking bit-exactness.
+
+The CUBA-LIF update of Lava's ``PyLifModelBitAcc`` in these units (one time step)::
+
+    u <- trunc0(u * (decay_unity - (du + ds_offset)) / decay_unity) + (a_in << act_shift)
+    u <- wrap24(u)                                        # once: u > 2^23 -> u - 2^24, u <= -2^23 -> u + 2^24
+    v <- trunc0(v * (decay_unity - (dv + dm_offset)) / decay_unity) + u + (bias_mant << bias_exp)
+    v <- clip(v, -(2^23 - 1), 2^23 - 1)                   # saturate
+    s <- v > (vth << vth_shift);  v[s] <- 0               # strict compare, hard reset
+
+``trunc0`` rounds toward zero. The Dense ``fixed_pt`` model clips weights to 8 bits by sign mode,
+drops ``8 - num_weight_bits + is_mixed`` LSBs (floor), and shifts the summed input by ``weight_exp``
+(left, or right with floor).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class SignMode(enum.IntEnum):
+    """Weight sign mode of Lava's Dense (values as in ``lava.utils.weightutils.SignMode``)."""
+
+    NULL = 0
+    MIXED = 1
+    EXCITATORY = 2
+    INHIBITORY = 3
+
+
+@dataclass(frozen=True)
+class LoihiTarget:
+    """Constants and legal ranges of the Loihi 2 CUBA-LIF + Dense path in Lava's ``fixed_pt`` models.
+
+    Ranges are inclusive. Where Lava's CPU model accepts more than Loihi hardware, the range here is
+    what the CPU model computes exactly; :meth:`hardware_notes` lists what hardware would refuse.
+    """
+
+    # --- LIF (lava/proc/lif/models.py, AbstractPyLifModelFixed) ---
+    decay_shift: int = 12
+    decay_unity: int = 4096  # 1 << decay_shift
+    ds_offset: int = 1  # added to du: current retention is (4096 - (du + 1)) / 4096
+    dm_offset: int = 0  # added to dv
+    act_shift: int = 6  # a_in << 6
+    vth_shift: int = 6  # vth << 6
+    uv_bits: int = 24  # u wraps once, v saturates, at 24 bits
+    du_range: tuple[int, int] = (-1, 4095)  # du = -1: no current decay (netx, iDecay = 0)
+    dv_range: tuple[int, int] = (0, 4096)  # dv = 4096: v = u + bias (no voltage memory)
+    vth_range: tuple[int, int] = (0, (1 << 18) - 1)  # hardware mantissa is 17 bits; >= 2^17 never fires
+    vth_hw_max: int = (1 << 17) - 1
+    bias_mant_range: tuple[int, int] = (-(1 << 12), (1 << 12) - 1)  # 13-bit signed mantissa
+    bias_mant_var_range: tuple[int, int] = (-(1 << 15), (1 << 15) - 1)  # Lava's int16 Var (wraps beyond)
+    bias_exp_range: tuple[int, int] = (0, 7)  # 3-bit exponent
+
+    # --- Dense (lava/proc/dense/models.py, lava/utils/weightutils.py) ---
+    weight_bits: int = 8
+    num_weight_bits_range: tuple[int, int] = (1, 9)  # 9 disables LSB truncation on the CPU model
+    weight_exp_range: tuple[int, int] = (-8, 7)
+    max_delay: int = 62  # netx clips DelayDense delays to 62
+
+    @property
+    def max_uv(self) -> int:
+        """``2^(uv_bits-1)``: the wrap point of u."""
+        return 1 << (self.uv_bits - 1)
+
+    @property
+    def v_sat(self) -> int:
+        """``2^(uv_bits-1) - 1``: v saturates to ``[-v_sat, v_sat]``."""
+        return (1 << (self.uv_bits - 1)) - 1
+
+    def weight_clip_range(self, sign_mode: SignMode) -> tuple[int, int]:
+        """Raw weight range Lava's Dense keeps for a sign mode (it clips silently beyond it)."""
+        full = 1 << self.weight_bits
+        if sign_mode == SignMode.MIXED:
+            return (-full, full - 1)
+        if sign_mode == SignMode.EXCITATORY:
+            return (0, full - 1)
+        if sign_mode == SignMode.INHIBITORY:
+            return (-(full - 1), 0)
+        raise ValueError(f"sign mode {sign_mode!r} has no weight range")
+
+    def truncate_bits(self, sign_mode: SignMode, num_weight_bits: int) -> int:
+        """Number of LSBs Lava's Dense drops: ``8 - num_weight_bits + (1 if MIXED else 0)``."""
+        return self.weight_bits - num_weight_bits + int(sign_mode == SignMode.MIXED)
+
+
+LOIHI2 = LoihiTarget()
+"""The default target: Loihi 2 as modelled by lava-nc 0.10.0's ``fixed_pt`` process models."""

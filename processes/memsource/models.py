@@ -1,0 +1,35 @@
+"""ProcessModel of MemSource (CPU, fixed and floating point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from lavabridge.processes.memsource.process import MemSource
+
+
+@implements(proc=MemSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt", "floating_pt")
+class PyMemSourceModel(PyLoihiProcessModel):
+    """Sends row ``(time_step - 1) % capacity`` of the memory-mapped file."""
+
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params: Any) -> None:
+        super().__init__(proc_params)
+        shape = tuple(proc_params["shape"])
+        self._capacity = int(proc_params["capacity"])
+        self._data = np.memmap(
+            proc_params["path"], dtype=np.int32, mode="r", shape=(self._capacity, *shape)
+        )
+
+    def run_spk(self) -> None:
+        self.s_out.send(np.array(self._data[(self.time_step - 1) % self._capacity]))
