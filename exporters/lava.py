@@ -167,7 +167,7 @@ def build_streaming_graph(
             )
         )
     recorders = []
-    for i, (layer, lif) in enumerate(zip(graph.layers, net.neurons)):
+    for i, (layer, lif) in enumerate(zip(graph.layers, net.neurons, strict=True)):
         files[f"spikes_{i}"] = _memfile(workdir / f"spikes_{i}.i32", rows, layer.size)
         rec = SpikeRecorder(shape=(layer.size,), path=str(files[f"spikes_{i}"]), capacity=rows)
         lif.s_out.connect(rec.a_in)
@@ -175,9 +175,10 @@ def build_streaming_graph(
         for var_name in ("u", "v"):
             record: dict[str, Any] = {}
             if probe_uv:
-                files[f"{var_name}_{i}"] = _memfile(workdir / f"{var_name}_{i}.i32", rows, layer.size)
+                files[f"{var_name}_{i}"] = _memfile(
+                    workdir / f"{var_name}_{i}.i32", rows, layer.size
+                )
                 record = {"record_path": str(files[f"{var_name}_{i}"]), "record_capacity": rows}
             taps.append(StateTap(var=getattr(lif, var_name), period=T, **record))
     taps.extend(StateTap(var=conn.a_buff, period=T) for conn in net.connections())
     return StreamingGraph(net, source, recorders, taps, files, capacity)
-

@@ -135,7 +135,9 @@ class LavaSession:
         try:
             sg.entry().create_runtime(run_cfg=self._run_cfg)
         except Exception as exc:
-            raise LavaRuntimeError(f"Lava could not compile graph '{self.graph.name}': {exc}") from exc
+            raise LavaRuntimeError(
+                f"Lava could not compile graph '{self.graph.name}': {exc}"
+            ) from exc
         self.timings["compile"] = time.perf_counter() - t1
         rows = {"input": self.chunk * self.num_steps, "bias": self.chunk + 1}
         for key, path in sg.files.items():
@@ -152,7 +154,9 @@ class LavaSession:
         """Run a batch (spikes ``[B, T, n_in]`` or bias ``[B, n_in]``) and return its Recording."""
         batch = prepare_input(self.graph, x, self.num_steps)
         if batch.num_steps != self.num_steps:
-            raise InputError(f"session runs T={self.num_steps} steps, input has T={batch.num_steps}")
+            raise InputError(
+                f"session runs T={self.num_steps} steps, input has T={batch.num_steps}"
+            )
         try:
             return self._run(batch)
         except BaseException:
@@ -216,7 +220,9 @@ class LavaSession:
     def _write_inputs(self, batch: BatchInput, b0: int, b1: int, g0: int) -> None:
         n = b1 - b0
         if batch.kind == InputKind.SPIKES:
-            self._maps["input"][self._rows(g0, n)] = batch.data[b0:b1].reshape(n * self.num_steps, -1)
+            self._maps["input"][self._rows(g0, n)] = batch.data[b0:b1].reshape(
+                n * self.num_steps, -1
+            )
             return
         # the tap loads sample g's bias at the end of sample g-1, from row g % (chunk + 1);
         # sample g0 was loaded already (or set directly), so write g0+1 .. g0+n-1 (+ the next

@@ -125,7 +125,7 @@ class Recording:
         for i, s in enumerate(self.spikes):
             arrays[f"spikes_{i}"] = s
         if self.u is not None and self.v is not None:
-            for i, (u, v) in enumerate(zip(self.u, self.v)):
+            for i, (u, v) in enumerate(zip(self.u, self.v, strict=True)):
                 arrays[f"u_{i}"] = u
                 arrays[f"v_{i}"] = v
         meta = {"backend": self.backend, "timings_s": self.timings, "layers": self.num_layers}

@@ -23,4 +23,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )
-settings.load_profile(os.environ.get("LAVABRIDGE_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(
+    os.environ.get("LAVABRIDGE_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)

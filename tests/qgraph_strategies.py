@@ -15,7 +15,9 @@ from lavabridge.quant import LOIHI2, InputKind, QCubaLIF, QDense, QGraph, QLayer
 T = LOIHI2
 
 
-def _weights(rng: np.random.Generator, shape: tuple[int, int], mode: SignMode, dist: str) -> np.ndarray:
+def _weights(
+    rng: np.random.Generator, shape: tuple[int, int], mode: SignMode, dist: str
+) -> np.ndarray:
     lo, hi = T.weight_clip_range(mode)
     if dist == "edges":
         w = rng.choice(np.array([lo, lo + 1, 0, hi - 1, hi]), size=shape)
@@ -93,7 +95,11 @@ def qgraphs(
 
 @st.composite
 def graph_and_input(
-    draw: st.DrawFn, max_layers: int = 3, max_width: int = 64, max_batch: int = 3, max_steps: int = 24
+    draw: st.DrawFn,
+    max_layers: int = 3,
+    max_width: int = 64,
+    max_batch: int = 3,
+    max_steps: int = 24,
 ) -> tuple[QGraph, np.ndarray, int]:
     """A random graph with a matching input batch and T."""
     g = draw(qgraphs(max_layers, max_width))

@@ -142,7 +142,9 @@ def test_bad_spike_input_is_refused(x: np.ndarray, msg: str) -> None:
 
 
 def test_bias_input_needs_steps_and_range() -> None:
-    g = chain(QLayer("in", QCubaLIF(3, 4095, 100, 80, bias_exp=[6, 6, 6])), n_in=3, kind=InputKind.BIAS)
+    g = chain(
+        QLayer("in", QCubaLIF(3, 4095, 100, 80, bias_exp=[6, 6, 6])), n_in=3, kind=InputKind.BIAS
+    )
     with pytest.raises(InputError, match="num_steps"):
         emulate(g, np.ones((2, 3), int))
     with pytest.raises(InputError, match="13-bit"):

@@ -11,12 +11,13 @@ import os
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from qgraph_strategies import graph_and_input
 
 from lavabridge.errors import InputError
 from lavabridge.exporters.lava_session import LavaSession, run_lava
 from lavabridge.golden import emulate
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer
+
+from qgraph_strategies import graph_and_input
 
 pytestmark = pytest.mark.lava
 
@@ -39,12 +40,19 @@ def _wrap_saturate_graph() -> QGraph:
     # layer a: du=-1 (no current decay) and big positive input -> u wraps at 2^23;
     # layer b: dv=0, bias at max and threshold never reached -> v saturates at 2^23 - 1
     a = QCubaLIF(4, du=-1, dv=4096, vth=(1 << 18) - 1)
-    b = QCubaLIF(3, du=4095, dv=0, vth=(1 << 18) - 1, bias_mant=[4095, -4096, 7], bias_exp=[7, 7, 0])
+    b = QCubaLIF(
+        3, du=4095, dv=0, vth=(1 << 18) - 1, bias_mant=[4095, -4096, 7], bias_exp=[7, 7, 0]
+    )
     return QGraph(
         6,
         (
             QLayer("a", a, QDense(np.full((4, 6), 255), weight_exp=7)),
-            QLayer("b", b, QDense(np.full((3, 4), -255), weight_exp=7), QDense(np.eye(3, dtype=int) * 200)),
+            QLayer(
+                "b",
+                b,
+                QDense(np.full((3, 4), -255), weight_exp=7),
+                QDense(np.eye(3, dtype=int) * 200),
+            ),
         ),
     )
 
@@ -168,3 +176,16 @@ def test_runtime_stops_on_interrupt(monkeypatch: pytest.MonkeyPatch) -> None:
         session.run(np.ones((1, 4, 2), np.int8))
     assert session._sg is None
     assert not [p for p in multiprocessing.active_children() if p.is_alive()]
+
+
+def test_hand_derived_latency_trace_on_lava() -> None:
+    """Spec §1.2 trace, run on Lava: one spike in column 2 reaches layer 0 at index 3, layer 1 at 4."""
+    lif = QCubaLIF(1, du=4095, dv=4095, vth=50)
+    graph = QGraph(1, (QLayer("a", lif, QDense([[100]])), QLayer("b", lif, QDense([[100]]))))
+    x = np.zeros((1, 8, 1), np.int8)
+    x[0, 2, 0] = 1
+    lava = run_lava(graph, x, probe_uv=True)
+    assert lava.u is not None
+    assert lava.u[0][0, :, 0].tolist() == [0, 0, 0, 6400, 0, 0, 0, 0]
+    assert lava.spikes[0][0, :, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
+    assert lava.spikes[1][0, :, 0].tolist() == [0, 0, 0, 0, 1, 0, 0, 0]

@@ -58,7 +58,9 @@ class DenseOp:
     n_out: int
 
     @classmethod
-    def build(cls, dense: QDense, target: LoihiTarget = LOIHI2, *, exact_int: bool = False) -> DenseOp:
+    def build(
+        cls, dense: QDense, target: LoihiTarget = LOIHI2, *, exact_int: bool = False
+    ) -> DenseOp:
         """Prepare ``dense``; ``exact_int=True`` forces the int64 reference path."""
         w_eff = dense.effective_weights(target)
         bound = int(np.abs(w_eff).sum(axis=1).max()) if w_eff.size else 0
@@ -69,7 +71,7 @@ class DenseOp:
         else:
             dtype = np.float64
         delays = dense.delays if dense.delays is not None else np.zeros_like(w_eff)
-        buckets = []
+        buckets: list[tuple[int, np.ndarray]] = []
         for d in np.unique(delays) if w_eff.size else [0]:
             w_d = np.where(delays == d, w_eff, 0)
             buckets.append((int(d), np.ascontiguousarray(w_d.T, dtype=dtype)))
@@ -135,10 +137,14 @@ class LifParams:
 
 def bias_from_mantissa(bias_mant: I64, bias_exp: I64) -> I64:
     """``bias_mant << bias_exp`` (``>>`` with floor for negative exponents), as ``scale_bias``."""
-    return np.where(bias_exp >= 0, bias_mant << np.maximum(bias_exp, 0), bias_mant >> np.maximum(-bias_exp, 0))
+    return np.where(
+        bias_exp >= 0, bias_mant << np.maximum(bias_exp, 0), bias_mant >> np.maximum(-bias_exp, 0)
+    )
 
 
-def lif_step(u: I64, v: I64, a_in: I64, p: LifParams, bias: I64 | None = None) -> tuple[I64, I64, npt.NDArray[np.bool_]]:
+def lif_step(
+    u: I64, v: I64, a_in: I64, p: LifParams, bias: I64 | None = None
+) -> tuple[I64, I64, npt.NDArray[np.bool_]]:
     """One ``run_spk`` of Lava's ``PyLifModelBitAcc``.
 
     ::

@@ -63,9 +63,11 @@ def emulate(
     lif: list[LifParams] = []
     for layer in graph.layers:
         syn = layer.synapse
-        dense.append(DenseState(DenseOp.build(syn, target, exact_int=exact_int), B) if syn else None)
-        r = layer.recurrent
-        rec.append(DenseState(DenseOp.build(r, target, exact_int=exact_int), B) if r else None)
+        dense.append(
+            DenseState(DenseOp.build(syn, target, exact_int=exact_int), B) if syn else None
+        )
+        rd = layer.recurrent
+        rec.append(DenseState(DenseOp.build(rd, target, exact_int=exact_int), B) if rd else None)
         lif.append(LifParams.build(layer.neuron, target))
 
     input_bias = None

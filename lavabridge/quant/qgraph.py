@@ -47,7 +47,9 @@ class ResetMode(str, enum.Enum):
     ZERO = "zero"
 
 
-def _frozen_int_array(value: Any, shape: tuple[int, ...] | None, where: str, param: str) -> IntArray:
+def _frozen_int_array(
+    value: Any, shape: tuple[int, ...] | None, where: str, param: str
+) -> IntArray:
     arr = np.asarray(value)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.trunc(arr)):
@@ -336,7 +338,7 @@ def _value_equal(a: Any, b: Any) -> bool:
     if hasattr(a, "__dataclass_fields__") and type(a) is type(b):
         return all(_value_equal(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
     if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_value_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_value_equal(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -49,10 +49,16 @@ class LoihiTarget:
     uv_bits: int = 24  # u wraps once, v saturates, at 24 bits
     du_range: tuple[int, int] = (-1, 4095)  # du = -1: no current decay (netx, iDecay = 0)
     dv_range: tuple[int, int] = (0, 4096)  # dv = 4096: v = u + bias (no voltage memory)
-    vth_range: tuple[int, int] = (0, (1 << 18) - 1)  # hardware mantissa is 17 bits; >= 2^17 never fires
+    vth_range: tuple[int, int] = (
+        0,
+        (1 << 18) - 1,
+    )  # hardware mantissa is 17 bits; >= 2^17 never fires
     vth_hw_max: int = (1 << 17) - 1
     bias_mant_range: tuple[int, int] = (-(1 << 12), (1 << 12) - 1)  # 13-bit signed mantissa
-    bias_mant_var_range: tuple[int, int] = (-(1 << 15), (1 << 15) - 1)  # Lava's int16 Var (wraps beyond)
+    bias_mant_var_range: tuple[int, int] = (
+        -(1 << 15),
+        (1 << 15) - 1,
+    )  # Lava's int16 Var (wraps beyond)
     bias_exp_range: tuple[int, int] = (0, 7)  # 3-bit exponent
 
     # --- Dense (lava/proc/dense/models.py, lava/utils/weightutils.py) ---
