@@ -93,5 +93,15 @@ class LoihiTarget:
         return self.weight_bits - num_weight_bits + int(sign_mode == SignMode.MIXED)
 
 
+def decay_to_du(current_decay: float) -> int:
+    """12-bit ``du`` for a current decay fraction: ``du + 1 = round(4096 * decay)``, in [-1, 4095]."""
+    return int(min(4095, max(-1, round(4096 * current_decay) - 1)))
+
+
+def decay_to_dv(voltage_decay: float) -> int:
+    """12-bit ``dv`` for a voltage decay fraction: ``dv = round(4096 * decay)``, in [0, 4096]."""
+    return int(min(4096, max(0, round(4096 * voltage_decay))))
+
+
 LOIHI2 = LoihiTarget()
 """The default target: Loihi 2 as modelled by lava-nc 0.10.0's ``fixed_pt`` process models."""

@@ -1,0 +1,50 @@
+"""``trace``: a trained :class:`~lavabridge.nn.SpikingNet` -> the float IR (:class:`lavabridge.ir.Graph`).
+
+The IR carries exactly the semantics the torch layers compute: decays are the 12-bit values the
+layers use (``current_decay = (du + 1) / 4096``, ``voltage_decay = dv / 4096``), one step of latency
+per Dense hop, the neurons' bias, threshold, reset and compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lavabridge.errors import UnsupportedError
+from lavabridge.ir import ChainLayer, Graph
+from lavabridge.ir import CubaLIF as IrCubaLIF
+from lavabridge.ir import Dense as IrDense
+from lavabridge.nn.layers import CubaLIF, SpikingNet
+
+
+def _dense(linear: Any) -> IrDense:
+    w = linear.weight.detach().cpu().double().numpy()
+    b = None if linear.bias is None else linear.bias.detach().cpu().double().numpy()
+    return IrDense(weight=w, bias=b)
+
+
+def _neuron(neuron: CubaLIF) -> IrCubaLIF:
+    return IrCubaLIF(
+        size=neuron.size,
+        current_decay=(neuron.du + 1) / 4096,
+        voltage_decay=neuron.dv / 4096,
+        threshold=float(neuron.threshold),
+        bias=neuron.bias.detach().cpu().double().numpy().astype(np.float64),
+        reset=neuron.reset,
+        compare=neuron.compare,
+    )
+
+
+def trace(net: SpikingNet, name: str = "model") -> Graph:
+    """The float IR of ``net`` (layers named ``layer0``, ``layer1``, ...)."""
+    layers = []
+    for i, layer in enumerate(net.layers):
+        if layer.synapse is None:
+            raise UnsupportedError(
+                f"layer{i}: bias-driven input layers cannot be traced to the IR yet; "
+                "feed spikes (rate_encode / latency_encode) to a Dense first layer"
+            )
+        rec = None if layer.recurrent is None else _dense(layer.recurrent)
+        layers.append(ChainLayer(f"layer{i}", _neuron(layer.neuron), _dense(layer.synapse), rec))
+    return Graph.sequential(net.layers[0].synapse.in_features, *layers, name=name)

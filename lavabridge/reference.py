@@ -1,0 +1,94 @@
+"""The float reference oracle: an IR graph run in float64 with the deployed discrete-time semantics.
+
+Same update order, latency, delays, threshold compare and reset as the golden emulator and Lava
+(equations in :mod:`lavabridge.ir.nodes`), but in real numbers: what the trained model means, before
+quantization. Returns a :class:`~lavabridge.recording.Recording` (``backend="float"``; u and v in
+float units when probed).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from lavabridge.errors import InputError
+from lavabridge.ir import Compare, CubaLIF, Dense, Graph, Reset
+from lavabridge.recording import Recording
+
+F64 = npt.NDArray[np.float64]
+
+
+class _Synapse:
+    """A Dense with its delay line: ``I[t] = sum_j W_ij s_j[t - 1 - D_ij] + b``."""
+
+    def __init__(self, dense: Dense, batch: int) -> None:
+        w = np.asarray(dense.weight, np.float64)
+        delays = np.zeros(w.shape, np.int64) if dense.delay is None else np.asarray(dense.delay)
+        self.buckets = [(int(d), np.where(delays == d, w, 0.0).T.copy()) for d in np.unique(delays)]
+        self.bias = None if dense.bias is None else np.asarray(dense.bias, np.float64)
+        self.buf = np.zeros((int(delays.max()) + 1, batch, w.shape[0]))
+        self.head = 0
+
+    def send(self) -> F64:
+        out = self.buf[self.head].copy()
+        self.buf[self.head] = 0.0
+        self.head = (self.head + 1) % self.buf.shape[0]
+        return out if self.bias is None else out + self.bias
+
+    def receive(self, s: F64) -> None:
+        n = self.buf.shape[0]
+        for d, wt in self.buckets:
+            self.buf[(self.head + d) % n] += s @ wt
+
+
+def _step(neuron: CubaLIF, u: F64, v: F64, current: F64) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    u = (1.0 - neuron.current_decay) * u + current
+    v = (1.0 - neuron.voltage_decay) * v + u + np.asarray(neuron.bias, np.float64)
+    s = v >= neuron.threshold if neuron.compare == Compare.GE else v > neuron.threshold
+    v = np.where(s, 0.0, v) if neuron.reset == Reset.ZERO else v - s * neuron.threshold
+    return u, v, s
+
+
+def interpret(graph: Graph, x: npt.ArrayLike, *, probe_uv: bool = False) -> Recording:
+    """Run ``graph`` on binary spikes ``[B, T, n_in]`` (or ``[T, n_in]``) in float64."""
+    t0 = time.perf_counter()
+    arr = np.asarray(x)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[2] != graph.input_size:
+        raise InputError(f"input: spikes must be [B, T, {graph.input_size}], got {np.shape(x)}")
+    B, T, _ = arr.shape
+    chain = graph.layer_chain()
+    syn = [_Synapse(layer.synapse, B) for layer in chain]
+    rec = [_Synapse(layer.recurrent, B) if layer.recurrent is not None else None for layer in chain]
+    sizes = [layer.neuron.size for layer in chain]
+    u = [np.zeros((B, n)) for n in sizes]
+    v = [np.zeros((B, n)) for n in sizes]
+    spikes = [np.zeros((B, T, n), np.uint8) for n in sizes]
+    us = [np.zeros((B, T, n)) for n in sizes] if probe_uv else None
+    vs = [np.zeros((B, T, n)) for n in sizes] if probe_uv else None
+    for t in range(T):
+        s_prev = arr[:, t].astype(np.float64)
+        for i, layer in enumerate(chain):
+            current = syn[i].send()
+            syn[i].receive(s_prev)
+            r = rec[i]
+            if r is not None:
+                current = current + r.send()
+            u[i], v[i], s = _step(layer.neuron, u[i], v[i], current)
+            if r is not None:
+                r.receive(s.astype(np.float64))
+            spikes[i][:, t] = s
+            if us is not None and vs is not None:
+                us[i][:, t] = u[i]
+                vs[i][:, t] = v[i]
+            s_prev = s.astype(np.float64)
+    return Recording(
+        tuple(spikes),
+        tuple(us) if us is not None else None,  # type: ignore[arg-type]
+        tuple(vs) if vs is not None else None,  # type: ignore[arg-type]
+        backend="float",
+        timings={"run": time.perf_counter() - t0},
+    )

@@ -1,0 +1,575 @@
+"""The float IR: node validation, immutability, graph topology rules, layer_chain, save/load.
+
+Every refused value must raise a typed error naming the node (or edge) and the parameter; a round
+trip through a file must give back the same graph with bit-identical arrays.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
+from lavabridge.ir import (
+    IF,
+    LIF,
+    ChainLayer,
+    Compare,
+    CubaLIF,
+    Dense,
+    Graph,
+    Input,
+    Node,
+    Reset,
+    load,
+    save,
+)
+from lavabridge.ir.serialize import FORMAT_VERSION
+
+
+def lif(n: int, **kw: Any) -> CubaLIF:
+    args: dict[str, Any] = {"current_decay": 0.25, "voltage_decay": 0.125, "threshold": 1.0}
+    args.update(kw)
+    return CubaLIF(n, **args)
+
+
+def dense(n_out: int, n_in: int, **kw: Any) -> Dense:
+    return Dense(np.arange(n_out * n_in, dtype=np.float64).reshape(n_out, n_in) / 7, **kw)
+
+
+def chain_graph(recurrent: bool = True) -> Graph:
+    """input(3) -> d0 -> l0(4) (+ r0) -> d1 -> l1(2)."""
+    return Graph(
+        {
+            "in": Input(3),
+            "d0": dense(4, 3),
+            "l0": lif(4),
+            **({"r0": dense(4, 4)} if recurrent else {}),
+            "d1": dense(2, 4),
+            "l1": lif(2),
+        },
+        (
+            ("in", "d0"),
+            ("d0", "l0"),
+            *((("l0", "r0"), ("r0", "l0")) if recurrent else ()),
+            ("l0", "d1"),
+            ("d1", "l1"),
+        ),
+        name="chain",
+    )
+
+
+# ----------------------------------------------------------------------------- nodes
+def test_cubalif_normalises_fields() -> None:
+    n = CubaLIF(3, 0.5, np.float32(0.25), 2, bias=0.5, reset="subtract", compare=">=")
+    assert n.size == 3 and n.current_decay == 0.5 and n.voltage_decay == 0.25
+    assert isinstance(n.threshold, float) and n.threshold == 2.0
+    assert n.bias.dtype == np.float64 and n.bias.tolist() == [0.5, 0.5, 0.5]
+    assert n.reset is Reset.SUBTRACT and n.compare is Compare.GE
+    assert n.reset == "subtract"  # str enum: the plain spelling compares equal
+
+
+def test_if_and_lif_factories() -> None:
+    i = IF(5, threshold=2.0, reset="subtract")
+    assert (i.current_decay, i.voltage_decay, i.threshold, i.reset) == (1.0, 0.0, 2.0, "subtract")
+    l_ = LIF(5, voltage_decay=0.1, threshold=1.5, bias=np.arange(5.0))
+    assert (l_.current_decay, l_.voltage_decay) == (1.0, 0.1)
+    assert l_.bias.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_dense_keeps_float_dtype_and_broadcasts() -> None:
+    w32 = np.ones((2, 3), np.float32)
+    d = Dense(w32, bias=1, delay=2)
+    assert d.weight.dtype == np.float32
+    assert d.bias is not None and d.bias.dtype == np.float64 and d.bias.shape == (2,)
+    assert d.delay is not None and d.delay.dtype == np.int64 and d.delay.shape == (2, 3)
+    assert (d.n_out, d.n_in, d.max_delay) == (2, 3, 2)
+    assert Dense(np.ones((2, 3), np.int8)).weight.dtype == np.float64
+    assert Dense(np.ones((2, 3))).max_delay == 0
+
+
+@pytest.mark.parametrize(
+    ("kw", "param", "fragment"),
+    [
+        ({"size": 0}, "size", ">= 1"),
+        ({"size": 2.0}, "size", "must be an int"),
+        ({"size": True}, "size", "must be an int"),
+        ({"current_decay": -0.1}, "current_decay", "[0, 1]"),
+        ({"current_decay": 1.01}, "current_decay", "[0, 1]"),
+        ({"voltage_decay": float("nan")}, "voltage_decay", "[0, 1]"),
+        ({"voltage_decay": "0.5"}, "voltage_decay", "real number"),
+        ({"threshold": 0.0}, "threshold", "(0, inf)"),
+        ({"threshold": -1.0}, "threshold", "(0, inf)"),
+        ({"threshold": float("inf")}, "threshold", "(0, inf)"),
+        ({"bias": np.zeros(3)}, "bias", "expected (4,)"),
+        ({"bias": np.zeros((4, 1))}, "bias", "1-D"),
+        ({"bias": [0, 0, np.inf, 0]}, "bias", "finite"),
+        ({"bias": ["a"] * 4}, "bias", "real numbers"),
+        ({"reset": "hard"}, "reset", "'zero' | 'subtract'"),
+        ({"compare": "<"}, "compare", "'>' | '>='"),
+    ],
+)
+def test_cubalif_bad_values(kw: dict[str, Any], param: str, fragment: str) -> None:
+    args: dict[str, Any] = {
+        "size": 4,
+        "current_decay": 0.5,
+        "voltage_decay": 0.5,
+        "threshold": 1.0,
+        **kw,
+    }
+    with pytest.raises(ValidationError) as info:
+        CubaLIF(**args)
+    assert info.value.where == "CubaLIF" and info.value.param == param
+    assert fragment in info.value.problem
+    assert f"CubaLIF: {param}:" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kw", "param", "fragment"),
+    [
+        ({"weight": np.zeros(3)}, "weight", "2-D"),
+        ({"weight": np.full((2, 2), np.nan)}, "weight", "finite"),
+        ({"weight": np.zeros((2, 2), complex)}, "weight", "real numbers"),
+        ({"weight": None}, "weight", "required"),
+        ({"bias": np.zeros(3)}, "bias", "expected (2,)"),
+        ({"delay": np.zeros((3, 2), int)}, "delay", "expected (2, 3)"),
+        ({"delay": -np.ones((2, 3), int)}, "delay", ">= 0"),
+        ({"delay": np.full((2, 3), 0.5)}, "delay", "integers"),
+        ({"delay": np.full((2, 3), 1e30)}, "delay", "does not fit int64"),
+        ({"weight": np.zeros((0, 3))}, "weight", "must not be empty"),
+    ],
+)
+def test_dense_bad_values(kw: dict[str, Any], param: str, fragment: str) -> None:
+    args: dict[str, Any] = {"weight": np.zeros((2, 3)), **kw}
+    with pytest.raises(ValidationError) as info:
+        Dense(**args)
+    assert (info.value.where, info.value.param) == ("Dense", param)
+    assert fragment in info.value.problem
+
+
+def test_input_bad_size() -> None:
+    with pytest.raises(ValidationError, match=r"Input: size: -1 is outside"):
+        Input(-1)
+
+
+def test_node_base_is_abstract() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        Node()
+
+
+def test_validation_error_is_not_an_assert() -> None:
+    # typed, catchable as ValueError, and present under python -O (no assert involved)
+    with pytest.raises(ValueError):
+        lif(2, threshold=0)
+
+
+# ----------------------------------------------------------------------------- immutability
+def test_nodes_are_frozen_and_arrays_read_only() -> None:
+    d = Dense(np.ones((2, 3)), bias=np.zeros(2), delay=np.ones((2, 3), int))
+    n = lif(2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.weight = np.zeros((2, 3))  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        n.threshold = 2.0  # type: ignore[misc]
+    for arr in (d.weight, d.bias, d.delay, n.bias):
+        assert arr is not None
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 5
+        with pytest.raises(ValueError):
+            arr.setflags(write=True)
+
+
+def test_nodes_copy_their_inputs() -> None:
+    w = np.ones((2, 3))
+    d = Dense(w)
+    w[0, 0] = 99.0
+    assert d.weight[0, 0] == 1.0
+
+
+def test_with_revalidates() -> None:
+    n = lif(3)
+    m = n.with_(threshold=2.5, reset="subtract")
+    assert (m.threshold, m.reset, n.threshold, n.reset) == (2.5, Reset.SUBTRACT, 1.0, Reset.ZERO)
+    with pytest.raises(ValidationError, match="threshold"):
+        n.with_(threshold=-1.0)
+    with pytest.raises(ValidationError, match=r"bias: shape \(3,\) != expected \(5,\)"):
+        n.with_(size=5)  # the old bias no longer fits
+    with pytest.raises(ValidationError, match="voltage_decay"):
+        dataclasses.replace(n, voltage_decay=2.0)
+
+
+def test_pickle_and_deepcopy_keep_nodes_frozen() -> None:
+    g = chain_graph()
+    for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g)):
+        assert h == g
+        w = h.nodes["d0"]
+        assert isinstance(w, Dense) and not w.weight.flags.writeable
+        with pytest.raises(TypeError):
+            h.nodes["x"] = Input(1)  # type: ignore[index]
+
+
+def test_node_equality_is_by_value_and_dtype() -> None:
+    assert lif(3) == lif(3)
+    assert lif(3) != lif(3, bias=1.0)
+    assert Dense(np.ones((2, 2))) == Dense(np.ones((2, 2)))
+    assert Dense(np.ones((2, 2))) != Dense(np.ones((2, 2), np.float32))
+    assert Dense(np.ones((2, 2))) != Dense(np.ones((2, 2)), delay=0)
+    assert Input(2) != lif(2, threshold=1.0)
+    with pytest.raises(TypeError):
+        hash(lif(3))
+
+
+def test_graph_is_frozen() -> None:
+    g = chain_graph()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        g.nodes["x"] = Input(1)  # type: ignore[index]
+    assert isinstance(g.edges, tuple) and all(isinstance(e, tuple) for e in g.edges)
+
+
+def test_graph_copies_its_nodes_mapping() -> None:
+    nodes: dict[str, Node] = {"in": Input(2), "d": Dense(np.ones((1, 2))), "l": lif(1)}
+    g = Graph(nodes, [("in", "d"), ("d", "l")])
+    nodes["extra"] = Input(5)
+    assert list(g.nodes) == ["in", "d", "l"]
+    assert g.with_(name="renamed").name == "renamed"
+
+
+# ----------------------------------------------------------------------------- graph validation
+def test_graph_queries() -> None:
+    g = chain_graph()
+    assert (g.input_name, g.input_size) == ("in", 3)
+    assert g.sources("l0") == ("d0", "r0") and g.targets("l0") == ("r0", "d1")
+
+
+def _graph_error(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        Graph(nodes, edges, name="g")
+    return info.value
+
+
+def test_edge_to_unknown_node() -> None:
+    err = _graph_error({"in": Input(2)}, [("in", "ghost")])
+    assert err.where == "graph 'g'" and err.param == "edges" and "'ghost'" in err.problem
+
+
+@pytest.mark.parametrize(
+    ("edges", "fragment"),
+    [
+        ([("in", "l")], "Input -> CubaLIF is not allowed"),
+        ([("l", "l")], "CubaLIF -> CubaLIF is not allowed"),  # a cycle without a Dense
+        ([("d", "d")], "Dense -> Dense is not allowed"),
+        ([("d", "in")], "Dense -> Input is not allowed"),
+    ],
+)
+def test_edge_types(edges: list[tuple[str, str]], fragment: str) -> None:
+    err = _graph_error({"in": Input(2), "d": Dense(np.ones((2, 2))), "l": lif(2)}, edges)
+    assert err.param == "edges" and fragment in err.problem and "allowed:" in err.problem
+
+
+def test_dense_needs_one_source_and_one_target() -> None:
+    nodes: dict[str, Node] = {"in": Input(2), "d": Dense(np.ones((2, 2))), "a": lif(2), "b": lif(2)}
+    err = _graph_error(nodes, [("in", "d"), ("d", "a"), ("d", "b")])
+    assert err.where == "node 'd' (Dense)" and "exactly one source and one target" in err.problem
+    err = _graph_error(nodes, [("d", "a")])
+    assert err.where == "node 'd' (Dense)" and "sources ()" in err.problem
+
+
+def test_shape_mismatch_names_dense_and_neighbour() -> None:
+    nodes: dict[str, Node] = {"in": Input(3), "d": Dense(np.ones((2, 4))), "l": lif(2)}
+    err = _graph_error(nodes, [("in", "d"), ("d", "l")])
+    assert (err.where, err.param) == ("node 'd' (Dense)", "weight")
+    assert "n_in 4 != size 3 of source node 'in' (Input)" in err.problem
+    nodes = {"in": Input(4), "d": Dense(np.ones((2, 4))), "l": lif(5)}
+    err = _graph_error(nodes, [("in", "d"), ("d", "l")])
+    assert "n_out 2 != size 5 of target node 'l' (CubaLIF)" in err.problem
+
+
+def test_exactly_one_input() -> None:
+    assert "exactly one Input" in _graph_error({"l": lif(1)}, []).problem
+    assert "exactly one Input" in _graph_error({"a": Input(1), "b": Input(1)}, []).problem
+
+
+def test_bad_graph_containers() -> None:
+    assert (
+        "appears twice"
+        in _graph_error(
+            {"in": Input(2), "d": Dense(np.ones((2, 2))), "l": lif(2)},
+            [("in", "d"), ("d", "l"), ("in", "d")],
+        ).problem
+    )
+    assert "pair of names" in _graph_error({"in": Input(1)}, ["in"]).problem  # type: ignore[list-item]
+    assert "not an Input, Dense or CubaLIF" in _graph_error({"in": Input(1), "x": 3}, []).problem  # type: ignore[dict-item]
+    with pytest.raises(ValidationError, match="mapping"):
+        Graph([Input(1)])  # type: ignore[arg-type]
+
+
+def test_cycle_across_layers_is_a_valid_graph_but_not_a_chain() -> None:
+    # l1 -> back -> l0 closes a loop through a Dense: describable (one step per hop) ...
+    g = chain_graph(recurrent=False)
+    nodes = {**g.nodes, "back": Dense(np.ones((4, 2)))}
+    h = Graph(nodes, (*g.edges, ("l1", "back"), ("back", "l0")))
+    # ... but not the topology the quantizer handles
+    with pytest.raises(UnsupportedError, match=r"node 'l0' \(CubaLIF\) has extra input"):
+        h.layer_chain()
+
+
+# ----------------------------------------------------------------------------- layer_chain
+def test_layer_chain_extracts_layers_in_order() -> None:
+    g = chain_graph()
+    layers = g.layer_chain()
+    assert [layer.name for layer in layers] == ["l0", "l1"]
+    l0, l1 = layers
+    assert l0.neuron is g.nodes["l0"] and l0.synapse is g.nodes["d0"]
+    assert l0.recurrent is g.nodes["r0"] and (l0.synapse_name, l0.recurrent_name) == ("d0", "r0")
+    assert l1.recurrent is None and l1.recurrent_name is None and l1.size == 2
+
+
+def test_sequential_builds_the_chain_and_round_trips() -> None:
+    d0, n0, r0, d1, n1 = dense(4, 3), lif(4), dense(4, 4), dense(2, 4), IF(2, 1.0)
+    g = Graph.sequential(3, (d0, n0, r0), (d1, n1), name="seq")
+    assert list(g.nodes) == [
+        "input",
+        "layer0.synapse",
+        "layer0",
+        "layer0.recurrent",
+        "layer1.synapse",
+        "layer1",
+    ]
+    assert set(g.edges) == {
+        ("input", "layer0.synapse"),
+        ("layer0.synapse", "layer0"),
+        ("layer0", "layer0.recurrent"),
+        ("layer0.recurrent", "layer0"),
+        ("layer0", "layer1.synapse"),
+        ("layer1.synapse", "layer1"),
+    }
+    # layer_chain and sequential are inverses, names included
+    chain = chain_graph()
+    rebuilt = Graph.sequential(
+        chain.input_size, *chain.layer_chain(), name=chain.name, input_name=chain.input_name
+    )
+    assert rebuilt == chain
+
+
+def test_sequential_validates() -> None:
+    with pytest.raises(ValidationError, match=r"node 'layer0.synapse' \(Dense\): weight"):
+        Graph.sequential(5, (dense(4, 3), lif(4)))
+    with pytest.raises(ValidationError, match=r"duplicate node name 'a\.synapse'"):
+        Graph.sequential(
+            3, ChainLayer("a", lif(4), dense(4, 3)), ChainLayer("a", lif(4), dense(4, 4))
+        )
+    with pytest.raises(ValidationError, match="layer 'x': neuron"):
+        ChainLayer("x", dense(4, 3), dense(4, 3))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="ChainLayer or a"):
+        Graph.sequential(3, dense(4, 3))  # type: ignore[arg-type]
+
+
+def _unsupported(g: Graph, *fragments: str) -> None:
+    with pytest.raises(UnsupportedError) as info:
+        g.layer_chain()
+    msg = str(info.value)
+    assert "supported: Input -> [Dense -> CubaLIF" in msg
+    for fragment in fragments:
+        assert fragment in msg
+
+
+def test_layer_chain_refuses_branch() -> None:
+    g = chain_graph(recurrent=False)
+    nodes = {**g.nodes, "d2": Dense(np.ones((5, 4))), "l2": lif(5)}
+    _unsupported(
+        Graph(nodes, (*g.edges, ("l0", "d2"), ("d2", "l2"))),
+        "node 'l0' (CubaLIF) feeds 2 Dense nodes",
+    )
+
+
+def test_layer_chain_refuses_skip_connection() -> None:
+    g = chain_graph(recurrent=False)
+    nodes = {**g.nodes, "skip": Dense(np.ones((2, 3)))}
+    _unsupported(
+        Graph(nodes, (*g.edges, ("in", "skip"), ("skip", "l1"))),
+        "node 'in' (Input) feeds 2 Dense nodes",
+    )
+
+
+def test_layer_chain_refuses_two_recurrent() -> None:
+    g = chain_graph(recurrent=True)
+    nodes = {**g.nodes, "r0b": dense(4, 4)}
+    _unsupported(
+        Graph(nodes, (*g.edges, ("l0", "r0b"), ("r0b", "l0"))),
+        "node 'l0' (CubaLIF) has 2 recurrent Dense",
+    )
+
+
+def test_layer_chain_refuses_nodes_off_the_chain_and_empty_chain() -> None:
+    g = chain_graph(recurrent=False)
+    _unsupported(Graph({**g.nodes, "lonely": lif(3)}, g.edges), "node 'lonely' (CubaLIF) is not on")
+    _unsupported(Graph({"in": Input(2)}), "node 'in' (Input) feeds no layer")
+
+
+# ----------------------------------------------------------------------------- save / load
+def _assert_bit_identical(a: Graph, b: Graph) -> None:
+    assert a == b
+    assert list(a.nodes) == list(b.nodes) and a.edges == b.edges
+    for key, node in a.nodes.items():
+        other = b.nodes[key]
+        assert type(other) is type(node)
+        for f in dataclasses.fields(node):
+            x, y = getattr(node, f.name), getattr(other, f.name)
+            if isinstance(x, np.ndarray):
+                assert isinstance(y, np.ndarray) and not y.flags.writeable
+                assert (x.dtype, x.shape, x.tobytes()) == (y.dtype, y.shape, y.tobytes()), f.name
+            else:
+                assert type(x) is type(y) and x == y, f.name
+
+
+@st.composite
+def float_arrays(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
+    dtype, max_exp = draw(st.sampled_from([(np.float64, 300), (np.float32, 30), (np.float16, 3)]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = 10.0 ** draw(st.integers(-max_exp, max_exp))
+    arr = (rng.standard_normal(shape) * scale).astype(dtype)
+    specials = np.array([0.0, -0.0, np.finfo(dtype).tiny / 4, np.finfo(dtype).max], dtype)
+    mask = rng.random(shape) < 0.1
+    arr[mask] = rng.choice(specials, size=int(mask.sum()))
+    return arr
+
+
+@st.composite
+def dense_nodes(draw: st.DrawFn, n_out: int, n_in: int) -> Dense:
+    bias = draw(float_arrays((n_out,))) if draw(st.booleans()) else None
+    delay = None
+    if draw(st.booleans()):
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        delay = rng.integers(0, draw(st.integers(0, 100)) + 1, size=(n_out, n_in))
+    return Dense(draw(float_arrays((n_out, n_in))), bias=bias, delay=delay)
+
+
+@st.composite
+def neurons(draw: st.DrawFn, size: int) -> CubaLIF:
+    unit = st.floats(0.0, 1.0, allow_nan=False)
+    return CubaLIF(
+        size,
+        draw(unit),
+        draw(unit),
+        draw(st.floats(0.0, 1e300, exclude_min=True, allow_subnormal=True)),
+        bias=draw(float_arrays((size,))),
+        reset=draw(st.sampled_from(list(Reset))),
+        compare=draw(st.sampled_from(list(Compare))),
+    )
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> Graph:
+    """Random chain graphs: widths 1..64, 1..3 layers, recurrent or not."""
+    n_in = draw(st.integers(1, 64))
+    layers = []
+    prev = n_in
+    for _ in range(draw(st.integers(1, 3))):
+        size = draw(st.integers(1, 64))
+        rec = draw(dense_nodes(size, size)) if draw(st.booleans()) else None
+        layers.append((draw(dense_nodes(size, prev)), draw(neurons(size)), rec))
+        prev = size
+    return Graph.sequential(n_in, *layers, name=draw(st.text(min_size=1, max_size=8)))
+
+
+@given(graphs())
+def test_save_load_round_trip_is_exact(g: Graph) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save(g, Path(tmp) / "model.lbir")
+        assert path.name == "model.lbir" and path.is_file()
+        h = load(path)
+    _assert_bit_identical(g, h)
+    assert len(h.layer_chain()) == len(g.layer_chain())
+
+
+def test_save_keeps_any_extension(tmp_path: Path) -> None:
+    g = chain_graph()
+    for name in ("model.bin", "model", "model.npz"):
+        path = save(g, tmp_path / name)
+        assert path == tmp_path / name and path.is_file()
+        _assert_bit_identical(g, load(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "model.bin", "model.npz"]
+
+
+def test_round_trip_keeps_graphs_that_are_not_chains(tmp_path: Path) -> None:
+    g = chain_graph(recurrent=False)
+    h = Graph({**g.nodes, "lonely": lif(3, bias=-0.0)}, g.edges, name="odd")
+    _assert_bit_identical(h, load(save(h, tmp_path / "odd.lbir")))
+
+
+def _rewrite(path: Path, edit: Any) -> None:
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    edit(meta, arrays)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_load_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="no such IR file"):
+        load(tmp_path / "missing.lbir")
+    junk = tmp_path / "junk.lbir"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(ModelFileError, match=r"junk.lbir: damaged or incomplete"):
+        load(junk)
+    bare = tmp_path / "bare.npy"
+    np.save(bare, np.zeros(3))
+    with pytest.raises(ModelFileError, match=r"bare \.npy"):
+        load(bare)
+    other = tmp_path / "other.npz"
+    np.savez(other, x=np.zeros(3))
+    with pytest.raises(ModelFileError, match="no 'meta' entry"):
+        load(other)
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda m, a: m.update(format="something.else"), "not a lavabridge IR file"),
+        (lambda m, a: m.update(version=FORMAT_VERSION + 1), "version 2 is not supported"),
+        (lambda m, a: m["nodes"][2].update(kind="Conv"), "unknown kind 'Conv'"),
+        (lambda m, a: m["nodes"][2]["params"].update(threshold=-1.0), "node 'l0'"),
+        (lambda m, a: m["nodes"][2]["params"].pop("reset"), "has fields"),
+        (lambda m, a: a.pop("1.weight"), "missing entry"),
+        (lambda m, a: m["edges"].append(["in", "l0"]), "invalid IR graph"),
+        (lambda m, a: m.pop("edges"), "missing entry 'edges'"),
+    ],
+)
+def test_load_refuses_edited_files(tmp_path: Path, edit: Any, fragment: str) -> None:
+    path = save(chain_graph(), tmp_path / "m.lbir")
+    _rewrite(path, edit)
+    with pytest.raises(ModelFileError) as info:
+        load(path)
+    assert fragment in str(info.value) and str(path) in str(info.value)
+
+
+def test_file_is_one_npz_with_versioned_meta(tmp_path: Path) -> None:
+    path = save(chain_graph(), tmp_path / "m.lbir")
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+    assert "meta.npy" in names and "1.weight.npy" in names
+    with np.load(path) as npz:
+        meta = json.loads(npz["meta"].tobytes())
+    assert (meta["format"], meta["version"]) == ("lavabridge.ir", FORMAT_VERSION)
+
+
+def test_save_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="cannot write"):
+        save(chain_graph(), tmp_path / "no" / "such" / "dir" / "m.lbir")
+    with pytest.raises(TypeError, match=r"ir\.Graph"):
+        save("graph", tmp_path / "m.lbir")  # type: ignore[arg-type]
