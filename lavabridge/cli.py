@@ -7,8 +7,10 @@
     Print the layers of a model.
 ``lavabridge convert MODEL OUT``
     Rewrite a model as ``.lbq`` or netx ``.net`` (chosen by OUT's extension).
-``lavabridge demo``
+``lavabridge netx-demo``
     lava-dl's trained MNIST network on digits, golden emulator vs Lava, with a report.
+``lavabridge demo | train | quantize | export | verify``
+    The main job and its stages (see :mod:`lavabridge.cli_pipeline`).
 
 Every expected failure (missing file, wrong shape, unsupported layer, bad option) ends with exit
 code 2 and one line ``lavabridge: error: ...`` on stderr; results go to stdout and files, progress
@@ -28,7 +30,8 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.errors import InputError, LavaBridgeError, ModelFileError, UnsupportedError
+from lavabridge.cli_pipeline import add_pipeline_commands
+from lavabridge.errors import InputError, LavaBridgeError, ModelFileError
 from lavabridge.quant.qgraph import InputKind, QDense, QGraph
 from lavabridge.quant.serialize import SUFFIX, detect_format, load_model, save_qgraph
 from lavabridge.recording import Recording
@@ -97,12 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("out", metavar="OUT", help=f"ends in {SUFFIX} or .net")
     convert.set_defaults(func=_cmd_convert)
 
-    demo = sub.add_parser("demo", help="lava-dl's MNIST net on digits: golden vs Lava")
+    demo = sub.add_parser(
+        "netx-demo", help="lava-dl's trained MNIST netx file on digits: golden vs Lava"
+    )
     demo.add_argument("--samples", type=_positive_int, default=20, metavar="N")
     demo.add_argument("--steps", type=_positive_int, default=16, metavar="T")
     demo.add_argument("--out", default="runs/demo", metavar="DIR", help="where report.json goes")
     demo.add_argument("--chunk", type=_positive_int, default=32, metavar="N")
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=_cmd_netx_demo)
+    add_pipeline_commands(sub, _positive_int)
     return parser
 
 
@@ -176,7 +182,7 @@ def _summary(rec: Recording, graph: QGraph, wall: float) -> list[str]:
     for i, (layer, count) in enumerate(zip(graph.layers, rec.spike_counts(), strict=True)):
         rate = count / max(1, rec.batch * rec.num_steps * layer.size)
         lines.append(
-            f"  layer {i} {layer.name!r:>12} [{layer.size}]: {count} spikes ({rate:.4f}/step)"
+            f"  layer {i} {layer.name!r:>12} [{layer.size}]: {count} spikes ({rate:.4f} per neuron-step)"
         )
     return lines
 
@@ -266,17 +272,20 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     if suffix == SUFFIX:
         save_qgraph(graph, out)
     else:
-        try:
-            from lavabridge.exporters.netx import write_netx
-        except ImportError as exc:
-            raise UnsupportedError(f"netx export is not available in this install ({exc})") from exc
-        write_netx(graph, out)
+        from lavabridge.exporters.netx import write_netx
+
+        transform = None  # a netx source keeps its image transform; a QGraph has none
+        if detect_format(args.model) == "netx":
+            from lavabridge.importers.netx import netx_input_transform
+
+            transform = netx_input_transform(args.model)
+        write_netx(graph, out, input_transform=transform)
     print(f"wrote {out} (graph {graph.name!r}, {len(graph.layers)} layers)")
     return EXIT_OK
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from lavabridge.demo import run_demo
+def _cmd_netx_demo(args: argparse.Namespace) -> int:
+    from lavabridge.netx_demo import run_demo
 
     report = run_demo(samples=args.samples, steps=args.steps, out_dir=args.out, chunk=args.chunk)
     return EXIT_OK if report.identical else EXIT_MISMATCH

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from lavabridge.data import Dataset, load_dataset
+from lavabridge.errors import ModelFileError
 from lavabridge.golden import emulate
-from lavabridge.ir import Graph
 from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, predict_by_count, rate_encode, trace
 from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit
 from lavabridge.quant.ptq import QuantPolicy, QuantReport, quantize
@@ -37,9 +37,9 @@ class PipelineConfig:
 
     dataset: str = "digits"
     data_dir: str | None = None
-    hidden: tuple[int, ...] = (128,)
-    num_steps: int = 16
-    epochs: int = 30
+    hidden: tuple[int, ...] = (256,)
+    num_steps: int = 24
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 2e-3
     current_decay: float = 1.0
@@ -73,7 +73,7 @@ def build_model(n_in: int, n_out: int, cfg: PipelineConfig) -> SpikingNet:
     return SpikingNet(*layers)
 
 
-def test_spikes(
+def encoded_test_split(
     ds: Dataset, cfg: PipelineConfig
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
     """The fixed, seeded test input every oracle sees (optionally the first ``max_test`` samples)."""
@@ -97,18 +97,6 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
     return net.cpu(), result
 
 
-def quantize_model(
-    net: SpikingNet, ds: Dataset, cfg: PipelineConfig
-) -> tuple[Graph, QGraph, QuantReport]:
-    """Trace to the float IR and quantize, calibrating on training samples."""
-    graph = trace(net, name=f"{cfg.dataset}-snn")
-    calib = rate_encode(
-        ds.x_train[: cfg.calib_samples], cfg.num_steps, cfg.seed + CALIB_SEED_OFFSET
-    )
-    qgraph, report = quantize(graph, calib, policy=QuantPolicy())
-    return graph, qgraph, report
-
-
 def spike_agreement(a: Recording, b: Recording) -> list[float]:
     """Per layer: fraction of (sample, step, neuron) entries where both emit the same spike bit."""
     return [float(np.mean(x == y)) for x, y in zip(a.spikes, b.spikes, strict=True)]
@@ -119,100 +107,167 @@ def accuracy(rec: Recording, labels: npt.NDArray[np.int64]) -> float:
     return float(np.mean(predict_by_count(rec.spikes[-1]) == labels))
 
 
-def _artifacts(net: SpikingNet, graph: Graph, qgraph: QGraph, out: Path) -> dict[str, str]:
-    from lavabridge import ir
-    from lavabridge.errors import UnsupportedError
-    from lavabridge.quant.serialize import save_qgraph
+CONFIG_FILE = "pipeline.json"
 
+
+def save_config(cfg: PipelineConfig, out: Path) -> Path:
+    """Write the run's configuration next to its artifacts (the later stages read it)."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "float_model": out / "model.pt",
-        "float_ir": out / "model.lbir",
-        "qgraph": out / "model.lbq",
-    }
-    torch.save(net.state_dict(), paths["float_model"])
-    ir.save(graph, paths["float_ir"])
-    save_qgraph(qgraph, paths["qgraph"])
-    result = {k: str(v) for k, v in paths.items()}
+    data = asdict(cfg)
+    data["out_dir"] = str(cfg.out_dir)
+    data["hidden"] = list(cfg.hidden)
+    (out / CONFIG_FILE).write_text(json.dumps(data, indent=2))
+    return out / CONFIG_FILE
+
+
+def load_config(run_dir: str | Path) -> PipelineConfig:
+    """The configuration a ``train`` stage wrote into ``run_dir``."""
+    path = Path(run_dir) / CONFIG_FILE
     try:
-        from lavabridge.exporters.netx import write_netx
+        data = json.loads(path.read_text())
+        data["out_dir"] = Path(run_dir)
+        data["hidden"] = tuple(data["hidden"])
+        return PipelineConfig(**data)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: not a lavabridge run configuration ({exc})") from exc
 
-        write_netx(qgraph, out / "model.net")
-        result["netx"] = str(out / "model.net")
-    except UnsupportedError as exc:
-        result["netx"] = f"not written: {exc}"
-    return result
 
+def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
+    """Train; write ``model.pt`` (torch state), ``model.lbir`` (float IR) and ``pipeline.json``."""
+    from lavabridge import ir
 
-def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
-    """Train -> quantize -> export -> run float / golden / Lava on the test split -> compare.
-
-    Returns the report (also written to ``out_dir/report.json``).
-    """
-    from lavabridge.exporters.lava_session import LavaSession
-    from lavabridge.plots import raster_comparison
-
-    timings: dict[str, float] = {}
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out)
     ds = load_dataset(cfg.dataset, cfg.data_dir)
-
     t0 = time.perf_counter()
     net, trained = train_model(cfg, ds)
-    timings["train"] = time.perf_counter() - t0
+    torch.save(net.state_dict(), out / "model.pt")
+    graph = trace(net, name=f"{cfg.dataset}-snn")
+    ir.save(graph, out / "model.lbir")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "epochs": cfg.epochs,
+        "final_loss": trained.losses[-1],
+        "train_accuracy": trained.train_accuracy[-1],
+        "device": trained.device,
+        "float_ir": str(out / "model.lbir"),
+    }
 
-    t0 = time.perf_counter()
-    graph, qgraph, qreport = quantize_model(net, ds, cfg)
-    timings["quantize"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    artifacts = _artifacts(net, graph, qgraph, out)
-    timings["export"] = time.perf_counter() - t0
+def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
+    """Quantize ``model.lbir``; write ``model.lbq`` and ``quant_report.json``."""
+    from lavabridge import ir
+    from lavabridge.quant.serialize import save_qgraph
 
-    x, y = test_spikes(ds, cfg)
+    cfg = load_config(run_dir)
+    out = Path(run_dir)
+    graph = ir.load(out / "model.lbir")
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    calib = rate_encode(
+        ds.x_train[: cfg.calib_samples], cfg.num_steps, cfg.seed + CALIB_SEED_OFFSET
+    )
+    qgraph, report = quantize(graph, calib, policy=QuantPolicy())
+    save_qgraph(qgraph, out / "model.lbq")
+    (out / "quant_report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return qgraph, report
+
+
+def stage_export(run_dir: str | Path) -> dict[str, str]:
+    """Write the quantized model as a lava-dl netx file (``model.net``) where netx can express it."""
+    from lavabridge.errors import UnsupportedError
+    from lavabridge.exporters.netx import write_netx
+    from lavabridge.quant.serialize import load_qgraph
+
+    out = Path(run_dir)
+    qgraph = load_qgraph(out / "model.lbq")
+    try:
+        write_netx(qgraph, out / "model.net")
+    except UnsupportedError as exc:
+        return {"netx": f"not written: {exc}"}
+    return {"netx": str(out / "model.net")}
+
+
+def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
+    """Run float / golden / Lava on the test split; write ``report.json`` and ``raster.png``."""
+    from lavabridge import ir
+    from lavabridge.exporters.lava_session import LavaSession
+    from lavabridge.plots import raster_comparison
+    from lavabridge.quant.serialize import load_qgraph
+
+    cfg = load_config(run_dir)
+    out = Path(run_dir)
+    graph = ir.load(out / "model.lbir")
+    qgraph = load_qgraph(out / "model.lbq")
+    ds = load_dataset(cfg.dataset, cfg.data_dir)
+    x, y = encoded_test_split(ds, cfg)
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     float_rec = interpret(graph, x)
     timings["float"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     golden = emulate(qgraph, x)
     timings["golden"] = time.perf_counter() - t0
-
     report: dict[str, Any] = {
         "dataset": ds.name,
-        "n_train": len(ds.y_train),
         "n_test": len(y),
         "num_steps": cfg.num_steps,
-        "architecture": [ds.num_features, *qgraph.sizes],
+        "architecture": [qgraph.n_in, *qgraph.sizes],
         "float_accuracy": accuracy(float_rec, y),
         "golden_accuracy": accuracy(golden, y),
         "float_golden_spike_agreement": spike_agreement(float_rec, golden),
-        "train": {"epochs": cfg.epochs, "final_loss": trained.losses[-1], "device": trained.device},
-        "quantization": qreport.to_dict(),
-        "artifacts": artifacts,
     }
     recordings = {"float": float_rec, "golden": golden}
-    if cfg.lava:
+    if lava:
         t0 = time.perf_counter()
-        with LavaSession(
-            qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress
-        ) as session:
-            lava = session.run(x)
+        with LavaSession(qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress) as s:
+            lava_rec = s.run(x)
         timings["lava"] = time.perf_counter() - t0
-        mismatch = golden.first_mismatch(lava)
-        report["lava_accuracy"] = accuracy(lava, y)
+        mismatch = golden.first_mismatch(lava_rec)
+        report["lava_accuracy"] = accuracy(lava_rec, y)
         report["lava_golden_bit_exact"] = mismatch is None
         report["lava_golden_first_mismatch"] = None if mismatch is None else asdict(mismatch)
-        report["lava_timings_s"] = lava.timings
-        recordings["lava"] = lava
+        report["lava_timings_s"] = lava_rec.timings
+        recordings["lava"] = lava_rec
     report["timings_s"] = timings
+    shown = {k: recordings[k] for k in ("float", "lava" if lava else "golden")}
     report["raster_png"] = str(
         raster_comparison(
-            {k: recordings[k] for k in ("float", "lava" if cfg.lava else "golden")},
-            out / "raster.png",
-            sample=0,
-            input_spikes=x,
-            title=f"{ds.name}: sample 0, label {int(y[0])}",
+            shown, out / "raster.png", sample=0, input_spikes=x,
+            title=f"{ds.name}: test sample 0 (label {int(y[0])}), float vs deployed",
         )
-    )
+    )  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
+    """All stages: train -> quantize -> export -> verify. Returns (and writes) ``report.json``.
+
+    ``report["timings_s"]`` holds ``train``, ``quantize``, ``export``, ``float``, ``golden`` and
+    ``lava`` wall-clock seconds.
+    """
+    out = Path(cfg.out_dir)
+    t0 = time.perf_counter()
+    train_info = stage_train(cfg)
+    t1 = time.perf_counter()
+    _, qreport = stage_quantize(out)
+    t2 = time.perf_counter()
+    artifacts = stage_export(out)
+    t3 = time.perf_counter()
+    report = stage_verify(out, lava=cfg.lava)
+    report["train"] = train_info
+    report["quantization"] = qreport.to_dict()
+    report["artifacts"] = {
+        "float_model": str(out / "model.pt"),
+        "float_ir": str(out / "model.lbir"),
+        "qgraph": str(out / "model.lbq"),
+        **artifacts,
+    }
+    report["timings_s"] = {
+        "train": t1 - t0,
+        "quantize": t2 - t1,
+        "export": t3 - t2,
+        **report["timings_s"],
+    }
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report

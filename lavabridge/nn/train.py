@@ -57,6 +57,19 @@ class TrainResult:
     device: str
 
 
+def _fix_lava_start_method() -> None:
+    """Import Lava's multiprocessing layer before tqdm creates its lock.
+
+    Lava calls ``multiprocessing.set_start_method("fork")`` when it is first imported, which fails
+    once anything (tqdm's write lock, for one) has fixed the default context. Training shows a
+    progress bar and deployment imports Lava afterwards, so Lava goes first.
+    """
+    try:
+        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+    except ImportError:  # training works without Lava installed
+        pass
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -76,6 +89,7 @@ def fit(
     epoch: the network never sees the same spike trains twice).
     """
     cfg = config or TrainConfig()
+    _fix_lava_start_method()
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise ValidationError(
             "fit", "x_train/y_train", f"{len(x_train)} inputs vs {len(y_train)} labels"

@@ -231,11 +231,12 @@ def load_qgraph(path: str | os.PathLike[str]) -> QGraph:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with open(path, "rb") as fh:
+            npz = np.load(fh, allow_pickle=False)
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise ModelFileError(f"{path}: not a lavabridge QGraph file (a bare .npy array)")
-            meta = _read_meta(npz, path)
-            return _graph_from(npz, meta)
+            with npz:
+                return _graph_from(npz, _read_meta(npz, path))
     except ModelFileError:
         raise
     except LavaBridgeError as exc:  # ValidationError from the graph's own checks
@@ -284,5 +285,5 @@ def load_model(path: str | os.PathLike[str]) -> QGraph:
     if detect_format(path) == "netx":
         from lavabridge.importers.netx import read_netx
 
-        return read_netx(path)
+        return read_netx(Path(path))
     return load_qgraph(path)

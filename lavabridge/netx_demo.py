@@ -4,9 +4,12 @@ lava-dl ships a trained netx network (``mnist.net``: a 784-neuron bias-driven in
 512-neuron CUBA layers, a 10-neuron non-spiking output layer). The demo
 
 1. reads it as a QGraph (:func:`lavabridge.importers.netx.read_netx`);
-2. turns ``N`` scikit-learn digits (8x8, values 0..16) into 28x28 images in ``[0, 1]``
-   (``scipy.ndimage.zoom``, bilinear) and then into bias mantissas with the network's own input
-   transform, ``bias_mant = images_to_bias(image, transform)``;
+2. turns ``N`` scikit-learn digits (8x8, values 0..16) into MNIST-like 28x28 images in
+   ``[0, 1]`` (``scipy.ndimage.zoom`` to 20x20, centred) and then into bias mantissas with the
+   network's own input transform ``{w, b}`` on ``x = 2 * image - 1``:
+   ``bias_mant = trunc(w * x + b)`` (``images_to_bias(..., signed=True)``, as lava-dl's PilotNet
+   dataset does). Measured on the first 300 digits with the golden emulator: 83% of them are
+   classified correctly this way, 21% with ``x = image`` in ``[0, 1]``;
 3. runs them through the golden emulator and through Lava (one compiled
    :class:`~lavabridge.exporters.lava_session.LavaSession`, ``fixed_pt`` models), recording
    spikes, u and v of every layer at every step;
@@ -33,6 +36,7 @@ from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 
 IMAGE_SIDE = 28
+DIGIT_BOX = 20
 
 
 def mnist_net_path() -> Path:
@@ -55,11 +59,14 @@ def mnist_net_path() -> Path:
     )
 
 
-def digit_images(n: int, side: int = IMAGE_SIDE) -> tuple[npt.NDArray[np.float64], np.ndarray]:
-    """The first ``n`` scikit-learn digits as ``[n, side*side]`` images in ``[0, 1]``, and labels.
+def digit_images(
+    n: int, side: int = IMAGE_SIDE, box: int = DIGIT_BOX
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The first ``n`` scikit-learn digits as MNIST-like ``[n, side*side]`` images in ``[0, 1]``.
 
-    Each 8x8 digit (0..16) is zoomed bilinearly to ``side x side``, divided by 16 and clipped to
-    ``[0, 1]``; pixels are flattened row by row.
+    Each 8x8 digit (values 0..16) is zoomed bilinearly to ``box x box``, divided by 16, clipped to
+    ``[0, 1]`` and centred in a ``side x side`` frame (MNIST puts its digits in a 20x20 box inside
+    28x28); pixels are flattened row by row. Returns the images and the labels.
     """
     from scipy.ndimage import zoom
     from sklearn.datasets import load_digits
@@ -68,9 +75,11 @@ def digit_images(n: int, side: int = IMAGE_SIDE) -> tuple[npt.NDArray[np.float64
     if not 1 <= n <= len(digits.images):
         raise InputError(f"--samples: {n} is outside [1, {len(digits.images)}]")
     small = digits.images[:n].astype(np.float64)
-    big = zoom(small, (1, side / small.shape[1], side / small.shape[2]), order=1)
-    images = np.clip(big / 16.0, 0.0, 1.0).reshape(n, side * side)
-    return images, digits.target[:n].astype(np.int64)
+    big = np.clip(zoom(small, (1, box / small.shape[1], box / small.shape[2]), order=1) / 16, 0, 1)
+    lo = (side - box) // 2
+    images = np.zeros((n, side, side))
+    images[:, lo : lo + box, lo : lo + box] = big
+    return images.reshape(n, side * side), digits.target[:n].astype(np.int64)
 
 
 def output_readout(graph: QGraph) -> str:
@@ -107,29 +116,23 @@ class DemoReport:
     timings_s: dict[str, Any] = field(default_factory=dict)
 
 
-def _compare(graph: QGraph, golden: Recording, lava: Recording) -> tuple[list[dict[str, Any]], Any]:
-    mismatch = golden.first_mismatch(lava, states=True)
-    layers = []
-    for i, layer in enumerate(graph.layers):
-        same = bool(np.array_equal(golden.spikes[i], lava.spikes[i]))
-        if (
-            golden.u is not None
-            and lava.u is not None
-            and golden.v is not None
-            and lava.v is not None
-        ):
-            same = same and np.array_equal(golden.u[i], lava.u[i])
-            same = same and np.array_equal(golden.v[i], lava.v[i])
-        layers.append(
-            {
-                "name": layer.name,
-                "size": layer.size,
-                "spikes_golden": int(golden.spikes[i].sum()),
-                "spikes_lava": int(lava.spikes[i].sum()),
-                "identical": bool(same),
-            }
-        )
-    return layers, mismatch
+def _layer_rows(graph: QGraph, golden: Recording, lava: Recording) -> list[dict[str, Any]]:
+    """Spike counts per layer, and whether spikes, u and v (where recorded) are equal."""
+
+    def same(a: tuple[np.ndarray, ...] | None, b: tuple[np.ndarray, ...] | None, i: int) -> bool:
+        return a is None or b is None or bool(np.array_equal(a[i], b[i]))
+
+    pairs = ((golden.spikes, lava.spikes), (golden.u, lava.u), (golden.v, lava.v))
+    return [
+        {
+            "name": layer.name,
+            "size": layer.size,
+            "spikes_golden": int(golden.spikes[i].sum()),
+            "spikes_lava": int(lava.spikes[i].sum()),
+            "identical": all(same(a, b, i) for a, b in pairs),
+        }
+        for i, layer in enumerate(graph.layers)
+    ]
 
 
 def _print_report(report: DemoReport, out: Path) -> None:
@@ -144,8 +147,8 @@ def _print_report(report: DemoReport, out: Path) -> None:
         table.add_column(col, justify="left" if col == "layer" else "right")
     for row in report.layers:
         mark = "[green]yes[/]" if row["identical"] else "[red]NO[/]"
-        table.add_row(row["name"], str(row["size"]), str(row["spikes_golden"]),
-                      str(row["spikes_lava"]), mark)  # fmt: skip
+        counts = (str(row[k]) for k in ("size", "spikes_golden", "spikes_lava"))
+        table.add_row(row["name"], *counts, mark)
     console.print(table)
     t = report.timings_s
     console.print(
@@ -198,7 +201,7 @@ def run_demo(
     if transform is None:
         raise ModelFileError(f"{path}: has no netx input layer transform to encode images with")
     images, labels = digit_images(samples)
-    x = images_to_bias(images, transform)
+    x = images_to_bias(images, transform, signed=True)
 
     t0 = time.perf_counter()
     golden = emulate(graph, x, num_steps=steps, probe_uv=True)
@@ -208,7 +211,7 @@ def run_demo(
         lava = session.run(x)
     t_lava = time.perf_counter() - t0
 
-    layers, mismatch = _compare(graph, golden, lava)
+    mismatch = golden.first_mismatch(lava, states=True)
     readout = output_readout(graph)
     pred_g, pred_l = predict(golden, readout), predict(lava, readout)
     report = DemoReport(
@@ -217,7 +220,7 @@ def run_demo(
         steps=steps,
         identical=mismatch is None,
         first_mismatch=None if mismatch is None else str(mismatch),
-        layers=layers,
+        layers=_layer_rows(graph, golden, lava),
         readout=readout,
         predictions={
             "golden": pred_g.tolist(),

@@ -1,0 +1,174 @@
+"""The pipeline commands of the ``lavabridge`` CLI: ``demo``, ``train``, ``quantize``, ``export``, ``verify``.
+
+A run directory carries every stage's artifacts::
+
+    lavabridge train --dataset digits --out runs/x      # pipeline.json, model.pt, model.lbir
+    lavabridge quantize runs/x                          # model.lbq, quant_report.json
+    lavabridge export runs/x                            # model.net (lava-dl netx), where expressible
+    lavabridge verify runs/x                            # report.json, raster.png (float/golden/Lava)
+    lavabridge demo                                     # all four on digits into runs/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_MISMATCH = 0, 1
+
+
+def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
+    """Register the pipeline subcommands on an argparse subparsers object."""
+
+    def training_options(p: argparse.ArgumentParser, out_default: str) -> None:
+        p.add_argument("--dataset", default="digits", choices=("digits", "mnist", "fashion-mnist"))
+        p.add_argument("--data-dir", metavar="DIR", help="directory with idx files (MNIST/Fashion)")
+        p.add_argument("--hidden", type=positive_int, nargs="+", default=[256], metavar="N")
+        p.add_argument("--steps", type=positive_int, default=24, metavar="T", help="time steps")
+        p.add_argument("--epochs", type=positive_int, default=40)
+        p.add_argument("--lr", type=float, default=2e-3)
+        p.add_argument("--voltage-decay", type=float, default=0.1)
+        p.add_argument("--current-decay", type=float, default=1.0)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--max-test", type=positive_int, metavar="N", help="evaluate N test samples")
+        p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+        p.add_argument("--out", default=out_default, metavar="DIR", help="run directory")
+
+    demo = sub.add_parser(
+        "demo", help="train on digits, quantize, deploy on Lava, compare (main job)"
+    )
+    training_options(demo, "runs/demo")
+    demo.add_argument("--no-lava", action="store_true", help="skip the Lava run")
+    demo.set_defaults(func=_cmd_demo)
+
+    train = sub.add_parser("train", help="train an SNN; writes model.pt, model.lbir, pipeline.json")
+    training_options(train, "runs/train")
+    train.set_defaults(func=_cmd_train)
+
+    for name, func, text in (
+        ("quantize", _cmd_quantize, "quantize a trained run: model.lbq, quant_report.json"),
+        ("export", _cmd_export, "write the quantized run as a lava-dl netx file: model.net"),
+        ("verify", _cmd_verify, "float vs golden vs Lava on the test split: report.json"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument(
+            "run_dir", metavar="RUN_DIR", help="a directory written by `lavabridge train`"
+        )
+        if name == "verify":
+            p.add_argument("--no-lava", action="store_true", help="skip the Lava run")
+        p.set_defaults(func=func)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from lavabridge.pipeline import PipelineConfig
+
+    return PipelineConfig(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        hidden=tuple(args.hidden),
+        num_steps=args.steps,
+        epochs=args.epochs,
+        lr=args.lr,
+        voltage_decay=args.voltage_decay,
+        current_decay=args.current_decay,
+        seed=args.seed,
+        max_test=args.max_test,
+        device=args.device,
+        out_dir=Path(args.out),
+        lava=not getattr(args, "no_lava", False),
+    )
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """A summary table of a verify/demo report on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{report['dataset']}: {report['n_test']} test samples, T={report['num_steps']}"
+    )
+    table.add_column("oracle")
+    table.add_column("accuracy", justify="right")
+    table.add_column("spikes vs golden", justify="right")
+    table.add_column("time [s]", justify="right")
+    t = report.get("timings_s", {})
+    agree = ", ".join(f"{a:.4f}" for a in report["float_golden_spike_agreement"])
+    table.add_row(
+        "float reference",
+        f"{report['float_accuracy']:.4f}",
+        f"agree {agree}",
+        f"{t.get('float', 0):.2f}",
+    )
+    table.add_row(
+        "golden emulator", f"{report['golden_accuracy']:.4f}", "-", f"{t.get('golden', 0):.2f}"
+    )
+    if "lava_accuracy" in report:
+        same = "identical" if report["lava_golden_bit_exact"] else "DIFFERENT"
+        table.add_row(
+            "Lava fixed_pt", f"{report['lava_accuracy']:.4f}", same, f"{t.get('lava', 0):.2f}"
+        )
+    console = Console()
+    console.print(table)
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items())
+    console.print(f"stages: {stages}")
+    if report.get("lava_golden_first_mismatch"):
+        console.print(f"first mismatch: {report['lava_golden_first_mismatch']}")
+    for key in ("raster_png",):
+        if key in report:
+            console.print(f"{key}: {report[key]}")
+
+
+def _verdict(report: dict[str, Any]) -> int:
+    return EXIT_OK if report.get("lava_golden_bit_exact", True) else EXIT_MISMATCH
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline import run_pipeline
+
+    cfg = _config(args)
+    report = run_pipeline(cfg)
+    print_report(report)
+    print(f"report: {Path(cfg.out_dir) / 'report.json'}")
+    return _verdict(report)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline import stage_train
+
+    info = stage_train(_config(args))
+    print(f"trained {info['epochs']} epochs in {info['seconds']:.1f}s on {info['device']}: "
+          f"loss {info['final_loss']:.4f}, train accuracy {info['train_accuracy']:.4f}; wrote {args.out}")  # fmt: skip
+    return EXIT_OK
+
+
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline import stage_quantize
+
+    _, report = stage_quantize(args.run_dir)
+    for layer in report.layers:
+        print(
+            f"{layer.name}: weight_exp {layer.weight_exp}, scale {layer.scale:.4g}, "
+            f"max weight error {layer.max_weight_error:.3g}, headroom u {layer.u_headroom_bits:.1f} "
+            f"/ v {layer.v_headroom_bits:.1f} bits"
+            + "".join(f"; {a}" for a in layer.approximations)
+        )
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline import stage_export
+
+    result = stage_export(args.run_dir)
+    print(result["netx"], file=sys.stdout)
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline import stage_verify
+
+    report = stage_verify(args.run_dir, lava=not args.no_lava)
+    print_report(report)
+    return _verdict(report)

@@ -1,0 +1,471 @@
+"""lava-dl netx HDF5: writer, reader and runner, checked against real lava-dl / Lava.
+
+Equality claims are checked three ways: golden runs of ``read_netx(write_netx(g))`` against
+``g``; ``run_netx`` (lava-dl's own ``netx.hdf5.Network`` on ``fixed_pt``) against the golden
+emulator; and the shipped lava-dl networks and ground truth (``mnist.net``, ``ntidigits``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+
+from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
+from lavabridge.exporters.netx import netx_limits, write_netx
+from lavabridge.golden import emulate
+from lavabridge.importers.netx import (
+    images_to_bias,
+    netx_input_transform,
+    read_netx,
+    run_netx,
+)
+from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode, graphs_equal
+
+IF_NEURON = {"type": b"CUBA", "iDecay": 4096, "vDecay": 4096, "vThMant": (1 << 18) - 1}
+
+
+@pytest.fixture(scope="module")
+def netx_data() -> Path:
+    """lava-dl's shipped test networks (site-packages/tests/lava/lib/dl/netx)."""
+    import lava
+
+    for base in lava.__path__:
+        cand = Path(base).parent / "tests" / "lava" / "lib" / "dl" / "netx"
+        if (cand / "mnist.net").is_file():
+            return cand
+    pytest.fail("lava-dl's shipped netx test networks (mnist.net) not found next to lava")
+
+
+def _write_raw(path: Path, layers: list[dict[str, Any]]) -> Path:
+    """A .net file written by hand (what another tool, e.g. slayer, would write)."""
+    with h5py.File(path, "w") as f:
+        group = f.create_group("layer")
+        for i, spec in enumerate(layers):
+            g = group.create_group(str(i))
+            for key, value in spec.items():
+                if key == "neuron":
+                    sub = g.create_group("neuron")
+                    for k, v in value.items():
+                        sub.create_dataset(k, data=v)
+                elif key == "type":
+                    g.create_dataset("type", data=np.array([value.encode()], "S10"))
+                else:
+                    g.create_dataset(key, data=value)
+    return path
+
+
+# ----------------------------------------------------------------------------- random graphs
+FAMILIES = ("int8_even", "nwb9", "exc_shift", "inh", "mult8")
+
+
+def _dense(rng: np.random.Generator, shape: tuple[int, int], family: str) -> QDense:
+    """Connections netx expresses exactly, in the representations quantizers produce."""
+    if family == "int8_even":  # int8 recipe: 2*w with weight_exp=-1
+        return QDense(2 * rng.integers(-128, 128, shape), weight_exp=-1)
+    if family == "nwb9":  # all 9 bits, the full mixed range
+        w = rng.integers(-256, 255, shape)
+        w.flat[0] = -256
+        return QDense(w, num_weight_bits=9)
+    if family == "exc_shift":
+        return QDense(rng.integers(0, 64, shape), weight_exp=2)
+    if family == "inh":
+        return QDense(-rng.integers(1, 256, shape))
+    return QDense(8 * rng.integers(-32, 32, shape), weight_exp=-3, num_weight_bits=9)
+
+
+def _neuron(rng: np.random.Generator, n: int) -> QCubaLIF:
+    exp = int(rng.choice([3, 6, 7]))  # stored at netx's bias_exp=6 as mant << exp >> 6
+    mant = rng.integers(-60, 60, n) * (1 << max(0, 6 - exp))
+    return QCubaLIF(
+        n,
+        du=int(rng.integers(-1, 4096)),
+        dv=int(rng.integers(0, 4097)),
+        vth=int(rng.integers(1, 600)),
+        bias_mant=mant,
+        bias_exp=exp,
+    )
+
+
+def _graph(seed: int, kind: InputKind = InputKind.SPIKES) -> QGraph:
+    """1-3 layers, with bias, delays and recurrent connections (jointly optimisable)."""
+    rng = np.random.default_rng(seed)
+    n_in = int(rng.integers(3, 20))
+    layers: list[QLayer] = []
+    if kind == InputKind.BIAS:
+        input_neuron = QCubaLIF(n_in, int(rng.integers(-1, 4096)), 100, 50, bias_exp=6)
+        layers.append(QLayer("input", input_neuron))
+    prev = n_in
+    for i in range(int(rng.integers(1, 4))):
+        n = int(rng.integers(2, 16))
+        family = str(rng.choice(FAMILIES))
+        syn = _dense(rng, (n, prev), family)
+        rec = None
+        if rng.random() < 0.4:  # the joint matrix stays mixed: both parts from mixed families
+            family = str(rng.choice(["int8_even", "nwb9"]))
+            syn, rec = _dense(rng, (n, prev), family), _dense(rng, (n, n), family)
+        elif rng.random() < 0.5:
+            syn = QDense(syn.weights, syn.weight_exp, syn.num_weight_bits, None,
+                         rng.integers(0, 6, (n, prev)))  # fmt: skip
+        layers.append(QLayer(f"l{i}", _neuron(rng, n), syn, rec))
+        prev = n
+    return QGraph(n_in, tuple(layers), input_kind=kind, name=f"g{seed}")
+
+
+def _delayed_rec_graph() -> QGraph:
+    """dense_rec with delays: one shared delay matrix and a joint weight_exp of 0."""
+    rng = np.random.default_rng(7)
+    d = rng.integers(0, 4, (10, 10))
+    syn, rec = _dense(rng, (10, 10), "nwb9"), _dense(rng, (10, 10), "nwb9")
+    syn = QDense(syn.weights, 0, 9, None, d)
+    rec = QDense(rec.weights // 2, 0, 9, None, d)
+    out = QDense(2 * rng.integers(-128, 128, (4, 10)), weight_exp=-1)
+    neuron = QCubaLIF(10, 3000, 100, 250, bias_mant=rng.integers(-99, 99, 10), bias_exp=6)
+    out_neuron = QCubaLIF(4, du=2000, dv=50, vth=30)
+    return QGraph(10, (QLayer("rec", neuron, syn, rec), QLayer("out", out_neuron, out)))
+
+
+def _lossy_exact_graph() -> QGraph:
+    """{0, -1} weights: Lava runs them as -128/256 per spike, which floor() makes exact with at
+    most one such synapse per row."""
+    w = np.zeros((4, 6), np.int64)
+    w[np.arange(4), [0, 2, 3, 5]] = -1
+    neuron = QCubaLIF(4, du=-1, dv=4096, vth=10, bias_mant=20, bias_exp=6)
+    return QGraph(6, (QLayer("a", neuron, QDense(w)),))
+
+
+def _spikes(rng: np.random.Generator, graph: QGraph, batch: int, steps: int) -> np.ndarray:
+    return (rng.random((batch, steps, graph.n_in)) < 0.4).astype(np.int8)
+
+
+def _input(graph: QGraph, seed: int, batch: int = 2, steps: int = 20) -> tuple[np.ndarray, int]:
+    rng = np.random.default_rng(1000 + seed)
+    if graph.input_kind == InputKind.BIAS:
+        return rng.integers(-40, 200, (batch, graph.n_in)), steps
+    return _spikes(rng, graph, batch, steps), steps
+
+
+# ----------------------------------------------------------------------------- golden-only
+def test_limits_are_listed() -> None:
+    text = " ".join(netx_limits())
+    for topic in ("weight_exp", "bias_exp", "dense_rec", "delays", "-256"):
+        assert topic in text
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_roundtrip_reads_back_the_same_network(seed: int, tmp_path: Path) -> None:
+    kind = InputKind.BIAS if seed % 4 == 3 else InputKind.SPIKES
+    graph = _graph(seed, kind)
+    path = tmp_path / "g.net"
+    write_netx(graph, path)
+    back = read_netx(path)
+    assert back.name == graph.name and [x.name for x in back.layers] == [
+        x.name for x in graph.layers
+    ]
+    assert back.input_kind == graph.input_kind and back.sizes == graph.sizes
+    x, steps = _input(graph, seed)
+    want = emulate(graph, x, num_steps=steps, probe_uv=True)
+    assert want.u is not None and any(np.any(u) for u in want.u), "case never moves"
+    mismatch = want.first_mismatch(emulate(back, x, num_steps=steps, probe_uv=True))
+    assert mismatch is None, str(mismatch)
+
+
+def _edge_weights(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    pools = [
+        np.array([-256, -255, -128, -1, 0, 1, 127, 128, 254, 255]),
+        np.array([0, -1]),
+        np.array([0, -1, -2]),
+        np.array([0, 255, 254, 1]),
+        np.array([-255, -1, -3]),
+        np.arange(-8, 9),
+    ]
+    w = rng.choice(pools[int(rng.integers(len(pools)))], size=shape)
+    return w if np.any(w) else w + 1
+
+
+def test_writer_accepts_exactly_what_netx_computes_exactly(tmp_path: Path) -> None:
+    """For integer weights R: write_netx accepts <=> what netx builds from R gives R @ s for
+    every binary s (brute force over all inputs; netx's build read back by read_netx)."""
+    rng = np.random.default_rng(0)
+    accepted = refused = 0
+    for case in range(150):
+        n_in = int(rng.integers(1, 7))
+        w = _edge_weights(rng, (int(rng.integers(1, 4)), n_in))
+        dense = QDense(w, num_weight_bits=9 if w.min() < 0 < w.max() else 8)
+        try:
+            dense.validate("case")
+        except ValueError:
+            continue  # e.g. -256 in a non-positive matrix: no exact QDense holds it
+        graph = QGraph(n_in, (QLayer("a", QCubaLIF(w.shape[0], 4095, 4096, (1 << 18) - 1), dense),))
+        x = ((np.arange(1 << n_in)[:, None] >> np.arange(n_in)) & 1)[:, None, :]
+        x = np.concatenate([x, np.zeros_like(x)], axis=1)  # every binary input, then one step
+        raw = _write_raw(tmp_path / f"raw{case}.net", [{
+            "type": "dense", "shape": [w.shape[0]], "weight": w.astype(np.float32),
+            "neuron": IF_NEURON}])  # fmt: skip
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # netx's clipping notice; tested below
+                built = read_netx(raw)
+            got, want = emulate(built, x, probe_uv=True), emulate(graph, x, probe_uv=True)
+            exact = got.identical(want)  # u = a_in << 6: the Dense output at every step
+        except UnsupportedError:
+            exact = False
+        try:
+            write_netx(graph, tmp_path / f"w{case}.net")
+            ok = True
+        except UnsupportedError:
+            ok = False
+        assert ok == exact, f"case {case}: weights {w.tolist()} accepted={ok} exact={exact}"
+        accepted, refused = accepted + ok, refused + (not ok)
+    assert accepted > 20 and refused > 20, (accepted, refused)  # both sides were exercised
+
+
+def test_ntidigits_delays_match_lava_dl_ground_truth(netx_data: Path) -> None:
+    """Axonal delays (clipped to 62) as netx builds them: the golden run of the read graph equals
+    the output lava-dl ships for its ntidigits network (recorded one step later)."""
+    root = netx_data / "gts" / "ntidigits"
+    graph = read_netx(root / "ntidigits.net", num_layers=5)  # layer 5 ('average') is unsupported
+    assert graph.layers[0].synapse is not None and graph.layers[0].synapse.max_delay == 62
+    steps = 400
+    x = np.load(root / "input.npy")[:, :steps].T[None].astype(np.int64)
+    gt = np.load(root / "output.npy")[:, 1 : steps + 1]
+    out = emulate(graph, x).spikes[-1][0].T
+    assert gt.sum() > 100
+    assert np.array_equal(out[:, :steps], gt)
+
+
+def test_images_to_bias_follows_pilotnet_dataset() -> None:
+    t = {"weight": 76, "bias": 10}
+    img = np.array([[0.0, 0.1, 0.5, 1.0]])
+    # PilotNetDataset: (2 * w * image - w + b).astype(np.int32): truncation toward zero
+    assert images_to_bias(img, t, signed=True).tolist() == [[-66, -50, 10, 86]]
+    assert images_to_bias(img, t).tolist() == [[10, 17, 48, 86]]
+    assert images_to_bias(np.zeros((2, 3, 4, 5)), t).shape == (2, 60)
+
+
+def test_input_transform_as_netx_reads_it(netx_data: Path, tmp_path: Path) -> None:
+    assert netx_input_transform(netx_data / "mnist.net") == {"weight": 76, "bias": 64}
+    assert netx_input_transform(netx_data / "tiny.net") == {"weight": 36, "bias": 34}
+    assert netx_input_transform(netx_data / "gts" / "ntidigits" / "ntidigits.net") is None
+    graph = _graph(3, InputKind.BIAS)
+    write_netx(graph, tmp_path / "b.net", input_transform={"weight": 70, "bias": -3})
+    assert netx_input_transform(tmp_path / "b.net") == {"weight": 70, "bias": -3}
+
+
+# ----------------------------------------------------------------------------- refusals
+def test_reader_refuses_unsupported_layers(netx_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedError, match=r"layer 1 \('conv'\).*supported: input"):
+        read_netx(netx_data / "tiny.net")
+    with pytest.raises(UnsupportedError, match=r"layer 5 \('average'\)"):
+        read_netx(netx_data / "gts" / "ntidigits" / "ntidigits.net")
+    with pytest.raises(UnsupportedError, match=r"layer 0 \('input'\).*'SDNN'"):
+        read_netx(netx_data / "gts" / "pilotnet_sdnn" / "network.net")
+    dense = {"type": "dense", "shape": [3], "weight": np.ones((3, 4)), "neuron": IF_NEURON}
+    path = _write_raw(tmp_path / "f.net", [dense, {"type": "flatten", "shape": [3]}, dense])
+    with pytest.raises(UnsupportedError, match=r"layer 1 \('flatten'\).*3-D"):
+        read_netx(path)
+    graded = {**dense, "neuron": {**IF_NEURON, "messageBits": 16}}
+    with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\).*messageBits"):
+        read_netx(_write_raw(tmp_path / "g.net", [graded]))
+    odd_bias = {**dense, "bias": np.array([40001, 0, 1])}  # int16-wraps to -25535: no exact form
+    with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\): bias \[-25535\]"):
+        read_netx(_write_raw(tmp_path / "b.net", [odd_bias]))
+    with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\).*all weights are 0"):
+        read_netx(_write_raw(tmp_path / "z.net", [{**dense, "weight": np.zeros((3, 4))}]))
+
+
+def _one_layer(neuron: QCubaLIF, dense: QDense, recurrent: QDense | None = None) -> QGraph:
+    return QGraph(dense.shape[1], (QLayer("fc", neuron, dense, recurrent),))
+
+
+def test_writer_refusals_name_layer_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "x.net"
+    w = np.arange(-6, 6).reshape(3, 4)
+    lif = QCubaLIF(3, 0, 0, 10)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc'.*multiple of 2\^6.*bias_exp = 6"):
+        write_netx(_one_layer(QCubaLIF(3, 0, 0, 10, bias_mant=[1, 0, 0], bias_exp=3), QDense(w)),
+                   path)  # fmt: skip
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc'.*13-bit"):
+        write_netx(_one_layer(QCubaLIF(3, 0, 0, 10, bias_mant=4095, bias_exp=7), QDense(w)), path)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc' synapse.*not an integer matrix"):
+        write_netx(_one_layer(lif, QDense(w, weight_exp=-1, num_weight_bits=9)), path)
+    mixed255 = np.array([[255, -3, 1, 0]] * 3)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc' synapse.*cannot reproduce"):
+        write_netx(_one_layer(lif, QDense(mixed255, num_weight_bits=9)), path)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc'.*all weights are 0"):
+        write_netx(_one_layer(lif, QDense(np.zeros((3, 4), np.int64))), path)
+    d = np.zeros((3, 3), np.int64)
+    syn, rec = QDense(w[:, :3] * 40, delays=d + 1), QDense(w[:, :3] * 40, delays=d)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'fc' recurrent.*delays"):
+        write_netx(_one_layer(lif, syn, rec), path)
+    bias_in = QGraph(3, (QLayer("in", QCubaLIF(3, 0, 0, 10, bias_exp=5)),), InputKind.BIAS)
+    with pytest.raises(UnsupportedError, match=r"layer 0 'in'.*bias_exp must be 6"):
+        write_netx(bias_in, path)
+    rec_in = QGraph(3, (QLayer("in", QCubaLIF(3, 0, 0, 10, bias_exp=6), None, QDense(w[:, :3])),),
+                    InputKind.BIAS)  # fmt: skip
+    with pytest.raises(UnsupportedError, match=r"layer 0 'in'.*recurrent"):
+        write_netx(rec_in, path)
+    with pytest.raises(ValidationError, match="input_transform"):
+        write_netx(_one_layer(lif, QDense(w)), path, input_transform={"weight": 1, "bias": 0})
+    assert not path.exists()  # nothing is written when a layer is refused
+
+
+def test_missing_and_corrupt_files(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.net"
+    for call in (read_netx, netx_input_transform, lambda p: run_netx(p, np.zeros((1, 2, 2)))):
+        with pytest.raises(ModelFileError, match=r"nope\.net"):
+            call(missing)
+    corrupt = tmp_path / "corrupt.net"
+    corrupt.write_bytes(b"\x89HDF\r\n" + bytes(range(256)) * 4)
+    with pytest.raises(ModelFileError, match=r"corrupt\.net"):
+        read_netx(corrupt)
+    empty = tmp_path / "empty.net"
+    h5py.File(empty, "w").close()
+    with pytest.raises(ModelFileError, match=r"empty.net.*'/layer'"):
+        read_netx(empty)
+    no_w = _write_raw(tmp_path / "now.net", [{"type": "dense", "shape": [3], "neuron": IF_NEURON}])
+    with pytest.raises(ModelFileError, match=r"now.net: layer 0 \('dense'\).*'weight'"):
+        read_netx(no_w)
+    bad = {"type": "dense", "shape": [3], "weight": np.ones((3, 4)),
+           "neuron": {**IF_NEURON, "vThMant": 1.5}}  # fmt: skip
+    with pytest.raises(ModelFileError, match="vThMant must be one integer"):
+        read_netx(_write_raw(tmp_path / "float.net", [bad]))
+
+
+def test_mnist_round_trips_unchanged(netx_data: Path, tmp_path: Path) -> None:
+    """A graph already in netx's form (read from mnist.net) is written back to the same integers."""
+    graph = read_netx(netx_data / "mnist.net")
+    transform = netx_input_transform(netx_data / "mnist.net")
+    write_netx(graph, tmp_path / "m.net", input_transform=transform)
+    assert graphs_equal(read_netx(tmp_path / "m.net"), graph)
+    assert netx_input_transform(tmp_path / "m.net") == transform
+
+
+def test_run_netx_checks_input(netx_data: Path) -> None:
+    with pytest.raises(InputError, match="784"):
+        run_netx(netx_data / "mnist.net", np.zeros((2, 100)), num_steps=4)
+    with pytest.raises(InputError, match="num_steps"):
+        run_netx(netx_data / "mnist.net", np.zeros((2, 784)))
+    with pytest.raises(UnsupportedError, match=r"tiny.net: netx block 1 is Conv"):
+        run_netx(netx_data / "tiny.net", np.zeros((1, 768)), num_steps=2)
+
+
+# ----------------------------------------------------------------------------- real Lava
+ROUNDTRIP_CASES = {
+    "spikes-a": lambda: _graph(4),
+    "spikes-b": lambda: _graph(5),
+    "spikes-c": lambda: _graph(14),
+    "bias-input": lambda: _graph(7, InputKind.BIAS),
+    "delayed-dense_rec": _delayed_rec_graph,
+    "lossy-but-exact": _lossy_exact_graph,
+}
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("case", sorted(ROUNDTRIP_CASES))
+def test_netx_on_lava_equals_golden(case: str, tmp_path: Path) -> None:
+    """write_netx -> lava-dl's Network on fixed_pt: spikes, u and v identical to the golden run of
+    the original graph, and the read-back graph runs identically too."""
+    graph = ROUNDTRIP_CASES[case]()
+    path = tmp_path / "net.net"
+    write_netx(graph, path)
+    x, steps = _input(graph, 11, batch=2, steps=24)
+    want = emulate(graph, x, num_steps=steps, probe_uv=True)
+    assert sum(want.spike_counts()) > 0
+    got = run_netx(path, x, num_steps=steps, probe_uv=True)
+    assert got.backend == "netx" and got.has_uv
+    mismatch = want.first_mismatch(got)
+    assert mismatch is None, str(mismatch)
+    back = emulate(read_netx(path), x, num_steps=steps, probe_uv=True)
+    assert want.first_mismatch(back) is None
+
+
+def _digits(count: int) -> np.ndarray:
+    """sklearn's 8x8 digits, nearest-neighbour upscaled to 28x28, values in [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    images = load_digits().images[:count] / 16.0
+    idx = (np.arange(28) * 8) // 28
+    return images[:, idx][:, :, idx]
+
+
+@pytest.mark.lava
+def test_shipped_mnist_net_golden_equals_lava(netx_data: Path) -> None:
+    """lava-dl's trained mnist.net (784-512-512-10, input layer driven by bias): the golden run of
+    read_netx equals lava-dl's own loader on Lava, spikes and u, v of every layer."""
+    path = netx_data / "mnist.net"
+    graph = read_netx(path)
+    assert graph.input_kind == InputKind.BIAS and graph.sizes == (784, 512, 512, 10)
+    assert graph.layers[3].neuron.vth == 1 << 17  # no neuron group: netx's integrator
+    transform = netx_input_transform(path)
+    assert transform is not None
+    x = images_to_bias(_digits(3), transform)
+    want = emulate(graph, x, num_steps=16, probe_uv=True)
+    got = run_netx(path, x, num_steps=16, probe_uv=True)
+    assert all(c > 0 for c in want.spike_counts()[:3])
+    assert want.u is not None and np.any(want.u[3])  # the output layer integrates
+    counts = [int(want.spikes[1][b].sum()) for b in range(3)]
+    assert len(set(counts)) == 3  # three different digits, three different responses
+    mismatch = want.first_mismatch(got)
+    assert mismatch is None, str(mismatch)
+
+
+@pytest.mark.lava
+def test_reader_reproduces_netx_weight_clipping(tmp_path: Path) -> None:
+    """Mixed weights with 255: netx's optimize_weight_bits clips to 254 (and says so). The read
+    graph computes what Lava computes, which is not the stored integers' product."""
+    rng = np.random.default_rng(3)
+    w = rng.integers(-50, 50, (5, 8))
+    w[:, 0] = 255
+    path = _write_raw(tmp_path / "clip.net", [
+        {"type": "dense", "shape": [5], "weight": w.astype(np.float32), "neuron": IF_NEURON}])  # fmt: skip
+    with pytest.warns(UserWarning, match=r"layer 0 .*clipped to 254"):
+        graph = read_netx(path)
+    x = np.ones((1, 6, 8), np.int8)
+    want = emulate(graph, x, probe_uv=True)
+    got = run_netx(path, x, probe_uv=True)
+    assert want.first_mismatch(got) is None
+    assert want.u is not None and want.u[0][0, 1, 0] == 64 * (w[0].sum() - 1)  # 254, not 255
+    stored = QGraph(8, (QLayer("a", QCubaLIF(5, 4095, 4096, (1 << 18) - 1),
+                                QDense(w, num_weight_bits=9)),))  # fmt: skip
+    with pytest.raises(UnsupportedError):
+        write_netx(stored, tmp_path / "again.net")
+
+
+@pytest.mark.lava
+def test_three_d_input_layer_with_flatten(tmp_path: Path) -> None:
+    """input (C, H, W) with neurons -> flatten -> dense: lavabridge's neuron order is the C, H, W
+    order netx's flatten produces from its (W, H, C) neurons."""
+    rng = np.random.default_rng(5)
+    shape = (2, 3, 4)
+    w = rng.integers(-60, 60, (5, 24))
+    path = _write_raw(tmp_path / "chw.net", [
+        {"type": "input", "shape": list(shape), "neuron": {**IF_NEURON, "vThMant": 40}},
+        {"type": "flatten", "shape": [24]},
+        {"type": "dense", "shape": [5], "weight": w.astype(np.float32),
+         "bias": np.array([5000, -6000, 3, 0, -7], np.float32),  # beyond 13 bits: exp 7
+         "neuron": {**IF_NEURON, "vThMant": 90}},
+    ])  # fmt: skip
+    graph = read_netx(path)
+    assert graph.input_kind == InputKind.BIAS and graph.sizes == (24, 5)
+    assert graph.layers[1].neuron.bias_mant.tolist() == [2500, -3000, 3, 0, -7]
+    assert graph.layers[1].neuron.bias_exp.tolist() == [7, 7, 6, 6, 6]
+    x = rng.integers(0, 120, (2, 24))
+    want = emulate(graph, x, num_steps=12, probe_uv=True)
+    got = run_netx(path, x, num_steps=12, probe_uv=True)
+    assert sum(want.spike_counts()) > 0
+    assert want.first_mismatch(got) is None
+
+
+def test_sign_modes_are_all_exercised() -> None:
+    modes = set()
+    for seed in range(24):
+        for layer in _graph(seed).layers:
+            for q in (layer.synapse, layer.recurrent):
+                if q is not None:
+                    modes.add(q.mode)
+    assert modes == {SignMode.MIXED, SignMode.EXCITATORY, SignMode.INHIBITORY}

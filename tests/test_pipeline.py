@@ -1,0 +1,56 @@
+"""The main job end to end (shortened): train -> quantize -> export -> verify, and its CLI stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lavabridge.cli import main
+from lavabridge.pipeline import PipelineConfig, load_config, run_pipeline
+
+REPORT_KEYS = {
+    "dataset",
+    "n_test",
+    "float_accuracy",
+    "golden_accuracy",
+    "lava_accuracy",
+    "lava_golden_bit_exact",
+    "float_golden_spike_agreement",
+    "timings_s",
+}
+
+
+@pytest.mark.lava
+def test_pipeline_report_and_artifacts(tmp_path: Path) -> None:
+    cfg = PipelineConfig(
+        epochs=3, hidden=(32,), num_steps=12, max_test=40, out_dir=tmp_path, progress=False
+    )
+    report = run_pipeline(cfg)
+    assert set(report) >= REPORT_KEYS
+    assert set(report["timings_s"]) >= {"train", "quantize", "export", "golden", "lava"}
+    assert report["n_test"] == 40 and report["dataset"] == "digits"
+    assert report["lava_golden_bit_exact"] is True
+    assert report["lava_accuracy"] == report["golden_accuracy"]
+    assert report["float_accuracy"] > 0.5  # 3 epochs already learn something
+    assert all(a > 0.9 for a in report["float_golden_spike_agreement"])
+    on_disk = json.loads((tmp_path / "report.json").read_text())
+    assert on_disk["lava_golden_bit_exact"] is True
+    for name in ("model.pt", "model.lbir", "model.lbq", "raster.png", "quant_report.json"):
+        assert (tmp_path / name).is_file(), name
+    assert load_config(tmp_path).hidden == (32,)
+
+
+def test_cli_stages_on_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = str(tmp_path / "run")
+    args = ["--epochs", "2", "--hidden", "16", "--steps", "8", "--max-test", "20", "--out", run]
+    assert main(["train", *args]) == 0
+    assert main(["quantize", run]) == 0
+    assert "weight_exp" in capsys.readouterr().out
+    assert main(["export", run]) == 0
+    assert main(["verify", run, "--no-lava"]) == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["n_test"] == 20 and "lava_accuracy" not in report
+    assert main(["quantize", str(tmp_path / "missing")]) == 2
+    assert "pipeline.json" in capsys.readouterr().err
