@@ -202,7 +202,7 @@ class SpikingNet(nn.Module):
     @property
     def bias_input(self) -> bool:
         """True when layer 0 is a bias-driven input layer (graded input ``[B, N]``)."""
-        first: SpikingLayer = self.layers[0]  # type: ignore[assignment]
+        first: SpikingLayer = self.layers[0]
         return first.synapse is None
 
     def forward(

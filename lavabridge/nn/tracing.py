@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from lavabridge.errors import UnsupportedError
-from lavabridge.ir import ChainLayer, Graph
+from lavabridge.ir import ChainLayer, Compare, Graph, Reset
 from lavabridge.ir import CubaLIF as IrCubaLIF
 from lavabridge.ir import Dense as IrDense
 from lavabridge.nn.layers import CubaLIF, SpikingNet
@@ -31,8 +31,8 @@ def _neuron(neuron: CubaLIF) -> IrCubaLIF:
         voltage_decay=neuron.dv / 4096,
         threshold=float(neuron.threshold),
         bias=neuron.bias.detach().cpu().double().numpy().astype(np.float64),
-        reset=neuron.reset,
-        compare=neuron.compare,
+        reset=Reset(neuron.reset),
+        compare=Compare(neuron.compare),
     )
 
 

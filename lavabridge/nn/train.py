@@ -6,6 +6,7 @@ GPU when one is present (``device="auto"``).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,10 +65,8 @@ def _fix_lava_start_method() -> None:
     once anything (tqdm's write lock, for one) has fixed the default context. Training shows a
     progress bar and deployment imports Lava afterwards, so Lava goes first.
     """
-    try:
+    with contextlib.suppress(ImportError):  # training works without Lava installed
         import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
-    except ImportError:  # training works without Lava installed
-        pass
 
 
 def resolve_device(device: str) -> torch.device:
