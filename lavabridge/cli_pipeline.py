@@ -33,6 +33,7 @@ def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
         p.add_argument("--voltage-decay", type=float, default=0.1)
         p.add_argument("--current-decay", type=float, default=1.0)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--qat", action="store_true", help="quantization-aware training")
         p.add_argument("--max-test", type=positive_int, metavar="N", help="evaluate N test samples")
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--out", default=out_default, metavar="DIR", help="run directory")
@@ -75,6 +76,7 @@ def _config(args: argparse.Namespace) -> Any:
         voltage_decay=args.voltage_decay,
         current_decay=args.current_decay,
         seed=args.seed,
+        qat=args.qat,
         max_test=args.max_test,
         device=args.device,
         out_dir=Path(args.out),
@@ -107,9 +109,20 @@ def print_report(report: dict[str, Any]) -> None:
     )
     if "lava_accuracy" in report:
         same = "identical" if report["lava_golden_bit_exact"] else "DIFFERENT"
+        n = report.get("lava_samples", report["n_test"])
         table.add_row(
-            "Lava fixed_pt", f"{report['lava_accuracy']:.4f}", same, f"{t.get('lava', 0):.2f}"
+            f"Lava fixed_pt ({n} samples)",
+            f"{report['lava_accuracy']:.4f}",
+            same,
+            f"{t.get('lava', 0):.2f}",
         )
+        if "float_accuracy_lava_samples" in report:
+            table.add_row(
+                f"float, same {n}", f"{report['float_accuracy_lava_samples']:.4f}", "", ""
+            )
+            table.add_row(
+                f"golden, same {n}", f"{report['golden_accuracy_lava_samples']:.4f}", "", ""
+            )
     console = Console()
     console.print(table)
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items())

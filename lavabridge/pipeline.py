@@ -46,9 +46,11 @@ class PipelineConfig:
     voltage_decay: float = 0.1
     threshold: float = 1.0
     seed: int = 0
+    qat: bool = False
     calib_samples: int = 256
     max_test: int | None = None
     lava: bool = True
+    lava_samples: int | None = None  # run Lava on the first N evaluated samples (None: all)
     lava_chunk: int = 64
     device: str = "auto"
     out_dir: Path = field(default_factory=lambda: Path("runs/demo"))
@@ -84,6 +86,10 @@ def encoded_test_split(
 def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResult]:
     """Build and train the model on ``ds`` (rate-coded, fresh spikes every epoch)."""
     net = build_model(ds.num_features, ds.num_classes, cfg)
+    if cfg.qat:
+        from lavabridge.quant.qat import enable_qat
+
+        enable_qat(net)
     tcfg = TrainConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
@@ -95,6 +101,13 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
     )
     result = fit(net, ds.x_train, ds.y_train, default_encoder(cfg.num_steps), tcfg)
     return net.cpu(), result
+
+
+def _head(rec: Recording, n: int) -> Recording:
+    """The first ``n`` samples of a recording."""
+    cut = None if rec.u is None else tuple(a[:n] for a in rec.u)
+    cvt = None if rec.v is None else tuple(a[:n] for a in rec.v)
+    return Recording(tuple(a[:n] for a in rec.spikes), cut, cvt, rec.backend, rec.timings)
 
 
 def spike_agreement(a: Recording, b: Recording) -> list[float]:
@@ -218,15 +231,21 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
     }
     recordings = {"float": float_rec, "golden": golden}
     if lava:
+        n = len(y) if cfg.lava_samples is None else min(cfg.lava_samples, len(y))
         t0 = time.perf_counter()
         with LavaSession(qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress) as s:
-            lava_rec = s.run(x)
+            lava_rec = s.run(x[:n])
         timings["lava"] = time.perf_counter() - t0
-        mismatch = golden.first_mismatch(lava_rec)
-        report["lava_accuracy"] = accuracy(lava_rec, y)
+        golden_n = _head(golden, n)
+        mismatch = golden_n.first_mismatch(lava_rec)
+        report["lava_samples"] = n
+        report["lava_accuracy"] = accuracy(lava_rec, y[:n])
         report["lava_golden_bit_exact"] = mismatch is None
         report["lava_golden_first_mismatch"] = None if mismatch is None else asdict(mismatch)
         report["lava_timings_s"] = lava_rec.timings
+        if n < len(y):  # accuracies of the other oracles on the same samples, for a fair delta
+            report["float_accuracy_lava_samples"] = accuracy(_head(float_rec, n), y[:n])
+            report["golden_accuracy_lava_samples"] = accuracy(golden_n, y[:n])
         recordings["lava"] = lava_rec
     report["timings_s"] = timings
     shown = {k: recordings[k] for k in ("float", "lava" if lava else "golden")}

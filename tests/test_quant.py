@@ -113,3 +113,29 @@ def test_report_serialises() -> None:
     d = report.to_dict()
     assert [layer["name"] for layer in d["layers"]] == ["layer0", "layer1"]
     assert set(d["layers"][0]) >= {"scale", "weight_exp", "clipped_fraction", "u_headroom_bits"}
+
+
+def test_qat_trains_on_the_deployed_weight_grid() -> None:
+    import torch
+    from torch import nn
+
+    from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, to_time_major, trace
+    from lavabridge.quant.qat import disable_qat, enable_qat
+
+    torch.manual_seed(0)
+    net = SpikingNet(
+        SpikingLayer(CubaLIF(20), nn.Linear(8, 20, bias=False), nn.Linear(20, 20, bias=False)),
+        SpikingLayer(CubaLIF(5, voltage_decay=0.1), nn.Linear(20, 5, bias=False)),
+    )
+    enable_qat(enable_qat(net))  # idempotent
+    x = _data(8)
+    net(to_time_major(x))[-1].sum().backward()
+    raw = net.layers[0].synapse.parametrizations.weight.original  # type: ignore[union-attr]
+    assert raw.grad is not None and bool(raw.grad.abs().sum() > 0)  # straight-through gradient
+    _, report = quantize(trace(net), x)
+    assert all(layer.max_weight_error < 1e-6 for layer in report.layers)
+    disable_qat(net)
+    _, again = quantize(trace(net), x)
+    assert all(
+        layer.max_weight_error < 1e-6 for layer in again.layers
+    )  # quantized weights baked in

