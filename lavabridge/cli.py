@@ -224,7 +224,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=True,
         )
     else:
-        from lavabridge.importers.netx import run_netx
+        from lavabridge.importers.netx_run import run_netx
 
         with _stdout_to_stderr():
             rec = run_netx(

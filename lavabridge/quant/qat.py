@@ -41,7 +41,7 @@ class FakeQuantWeight(nn.Module):
 
     def _raw(self, lin: nn.Linear) -> torch.Tensor:
         if parametrize.is_parametrized(lin, "weight"):
-            return lin.parametrizations.weight.original  # type: ignore[union-attr,return-value]
+            return lin.parametrizations.weight.original
         return lin.weight
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
