@@ -546,7 +546,7 @@ def test_load_bad_files(tmp_path: Path) -> None:
         (lambda m, a: m["nodes"][2]["params"].update(threshold=-1.0), "node 'l0'"),
         (lambda m, a: m["nodes"][2]["params"].pop("reset"), "has fields"),
         (lambda m, a: a.pop("1.weight"), "missing entry"),
-        (lambda m, a: m["edges"].append(["in", "l0"]), "invalid IR graph"),
+        (lambda m, a: m["edges"].append(["in", "l0"]), "invalid IR"),
         (lambda m, a: m.pop("edges"), "missing entry 'edges'"),
     ],
 )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import os
 import zipfile
 import zlib
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lavabridge.archive import read_archive, write_archive
 from lavabridge.errors import LavaBridgeError, ModelFileError
 from lavabridge.ir.graph import Graph
 from lavabridge.ir.nodes import NODE_TYPES, Node, field_spec
@@ -80,7 +80,6 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
     """
     if not isinstance(graph, Graph):
         raise TypeError(f"save needs an ir.Graph, got {type(graph).__name__}")
-    path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     meta = {
         "format": FORMAT_NAME,
@@ -89,36 +88,10 @@ def save(graph: Graph, path: str | os.PathLike[str]) -> Path:
         "nodes": [_node_entry(i, k, n, arrays) for i, (k, n) in enumerate(graph.nodes.items())],
         "edges": [list(e) for e in graph.edges],
     }
-    blob = json.dumps(meta, allow_nan=False).encode("utf-8")
-    arrays["meta"] = np.frombuffer(blob, dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ModelFileError(f"{path}: cannot write IR file ({exc.strerror or exc})") from exc
-    return path
+    return write_archive(path, meta, arrays, "IR")
 
 
 # ----------------------------------------------------------------------------- reading
-def _read_meta(npz: Any, path: Path) -> dict[str, Any]:
-    if "meta" not in npz.files:
-        raise ModelFileError(f"{path}: not a lavabridge IR file (no 'meta' entry)")
-    meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ModelFileError(f"{path}: not a lavabridge IR file (format {found!r})")
-    version = meta.get("version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: IR format version {version!r} is not supported "
-            f"(this lavabridge reads versions 1..{FORMAT_VERSION})"
-        )
-    return meta
-
-
 def _node_from(npz: Any, entry: dict[str, Any], path: Path) -> tuple[str, Node]:
     key, kind = str(entry["name"]), entry["kind"]
     cls = NODE_TYPES.get(kind)
@@ -150,24 +123,13 @@ def load(path: str | os.PathLike[str]) -> Graph:
         incomplete archive, or values the node/graph validation refuses (the message names the
         file and, for the latter, the node and parameter).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such IR file")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):  # np.load gave a bare array
-            raise ModelFileError(f"{path}: not a lavabridge IR file (a bare .npy array)")
-        with npz:
-            meta = _read_meta(npz, path)
-            nodes = dict(_node_from(npz, entry, path) for entry in meta["nodes"])
-            if len(nodes) != len(meta["nodes"]):
-                raise ModelFileError(f"{path}: duplicate node names")
-            edges = tuple((str(s), str(d)) for s, d in meta["edges"])
-            return Graph(nodes, edges, str(meta["name"]))
-    except ModelFileError:
-        raise
-    except LavaBridgeError as exc:  # ValidationError from the graph's own checks
-        raise ModelFileError(f"{path}: invalid IR graph: {exc}") from exc
-    except _READ_ERRORS as exc:
-        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ModelFileError(f"{path}: damaged or incomplete IR file ({detail})") from exc
+    p = Path(path)
+
+    def build(npz: Any, meta: dict[str, Any]) -> Graph:
+        nodes = dict(_node_from(npz, entry, p) for entry in meta["nodes"])
+        if len(nodes) != len(meta["nodes"]):
+            raise ModelFileError(f"{p}: duplicate node names")
+        edges = tuple((str(s), str(d)) for s, d in meta["edges"])
+        return Graph(nodes, edges, str(meta["name"]))
+
+    return read_archive(p, FORMAT_NAME, FORMAT_VERSION, "IR", build)

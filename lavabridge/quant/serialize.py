@@ -28,7 +28,6 @@ apart by content, not by name.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import zipfile
 import zlib
@@ -38,7 +37,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.errors import LavaBridgeError, ModelFileError
+from lavabridge.archive import read_archive, write_archive
+from lavabridge.errors import ModelFileError
 from lavabridge.quant.qgraph import InputKind, QCubaLIF, QDense, QGraph, QLayer, ResetMode
 from lavabridge.quant.target import LoihiTarget, SignMode
 
@@ -132,19 +132,7 @@ def save_qgraph(graph: QGraph, path: str | os.PathLike[str]) -> Path:
     """
     if not isinstance(graph, QGraph):
         raise TypeError(f"save_qgraph needs a QGraph, got {type(graph).__name__}")
-    path = Path(path)
-    meta = json.dumps(_graph_meta(graph), sort_keys=True).encode("utf-8")
-    arrays = _graph_arrays(graph)
-    arrays["meta"] = np.frombuffer(meta, dtype=np.uint8)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ModelFileError(f"{path}: cannot write model file ({exc.strerror or exc})") from exc
-    return path
+    return write_archive(path, _graph_meta(graph), _graph_arrays(graph), "QGraph")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -201,22 +189,6 @@ def _graph_from(npz: Any, meta: dict[str, Any]) -> QGraph:
     )
 
 
-def _read_meta(npz: Any, path: Path) -> dict[str, Any]:
-    if "meta" not in npz.files:
-        raise ModelFileError(f"{path}: not a lavabridge QGraph file (no 'meta' entry)")
-    meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ModelFileError(f"{path}: not a lavabridge QGraph file (format {found!r})")
-    version = meta.get("version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: QGraph format version {version!r} is not supported "
-            f"(this lavabridge reads versions 1..{FORMAT_VERSION})"
-        )
-    return meta
-
-
 def load_qgraph(path: str | os.PathLike[str]) -> QGraph:
     """Read a QGraph written by :func:`save_qgraph`.
 
@@ -227,23 +199,7 @@ def load_qgraph(path: str | os.PathLike[str]) -> QGraph:
         or incomplete archive, or values the graph's validation refuses (the message names the file
         and, for the latter, the layer and parameter).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    try:
-        with open(path, "rb") as fh:
-            npz = np.load(fh, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: not a lavabridge QGraph file (a bare .npy array)")
-            with npz:
-                return _graph_from(npz, _read_meta(npz, path))
-    except ModelFileError:
-        raise
-    except LavaBridgeError as exc:  # ValidationError from the graph's own checks
-        raise ModelFileError(f"{path}: invalid QGraph: {exc}") from exc
-    except _READ_ERRORS as exc:
-        detail = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ModelFileError(f"{path}: damaged or incomplete QGraph file ({detail})") from exc
+    return read_archive(path, FORMAT_NAME, FORMAT_VERSION, "QGraph", _graph_from)
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
