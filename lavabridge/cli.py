@@ -9,8 +9,11 @@
     Rewrite a model as ``.lbq`` or netx ``.net`` (chosen by OUT's extension).
 ``lavabridge netx-demo``
     lava-dl's trained MNIST network on digits, golden emulator vs Lava, with a report.
-``lavabridge demo | train | quantize | export | verify``
+``lavabridge demo | train | quantize | export``
     The main job and its stages (see :mod:`lavabridge.cli_pipeline`).
+``lavabridge verify MODEL --input X.npy --out DIR`` / ``lavabridge verify RUN_DIR``
+    Float vs golden vs Lava with diagnostics, report.json/report.md and plots
+    (see :mod:`lavabridge.cli_verify`).
 
 Every expected failure (missing file, wrong shape, unsupported layer, bad option) ends with exit
 code 2 and one line ``lavabridge: error: ...`` on stderr; results go to stdout and files, progress
@@ -31,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.cli_pipeline import add_pipeline_commands
+from lavabridge.cli_verify import add_verify_command
 from lavabridge.errors import InputError, LavaBridgeError, ModelFileError
 from lavabridge.quant.qgraph import InputKind, QDense, QGraph
 from lavabridge.quant.serialize import SUFFIX, detect_format, load_model, save_qgraph
@@ -109,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--chunk", type=_positive_int, default=32, metavar="N")
     demo.set_defaults(func=_cmd_netx_demo)
     add_pipeline_commands(sub, _positive_int)
+    add_verify_command(sub, _positive_int)
     return parser
 
 

@@ -1,11 +1,11 @@
-"""The pipeline commands of the ``lavabridge`` CLI: ``demo``, ``train``, ``quantize``, ``export``, ``verify``.
+"""The pipeline commands of the ``lavabridge`` CLI: ``demo``, ``train``, ``quantize``, ``export``.
 
 A run directory carries every stage's artifacts::
 
     lavabridge train --dataset digits --out runs/x      # pipeline.json, model.pt, model.lbir
     lavabridge quantize runs/x                          # model.lbq, quant_report.json
     lavabridge export runs/x                            # model.net (lava-dl netx), where expressible
-    lavabridge verify runs/x                            # report.json, raster.png (float/golden/Lava)
+    lavabridge verify runs/x                            # verify/report.{json,md}, plots (lavabridge.cli_verify)
     lavabridge demo                                     # all four on digits into runs/demo
 """
 
@@ -52,14 +52,11 @@ def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
     for name, func, text in (
         ("quantize", _cmd_quantize, "quantize a trained run: model.lbq, quant_report.json"),
         ("export", _cmd_export, "write the quantized run as a lava-dl netx file: model.net"),
-        ("verify", _cmd_verify, "float vs golden vs Lava on the test split: report.json"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
             "run_dir", metavar="RUN_DIR", help="a directory written by `lavabridge train`"
         )
-        if name == "verify":
-            p.add_argument("--no-lava", action="store_true", help="skip the Lava run")
         p.set_defaults(func=func)
 
 
@@ -177,11 +174,3 @@ def _cmd_export(args: argparse.Namespace) -> int:
     result = stage_export(args.run_dir)
     print(result["netx"], file=sys.stdout)
     return EXIT_OK
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from lavabridge.pipeline import stage_verify
-
-    report = stage_verify(args.run_dir, lava=not args.no_lava)
-    print_report(report)
-    return _verdict(report)

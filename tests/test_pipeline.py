@@ -50,7 +50,7 @@ def test_cli_stages_on_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert "weight_exp" in capsys.readouterr().out
     assert main(["export", run]) == 0
     assert main(["verify", run, "--no-lava"]) == 0
-    report = json.loads((tmp_path / "run" / "report.json").read_text())
-    assert report["n_test"] == 20 and "lava_accuracy" not in report
+    report = json.loads((tmp_path / "run" / "verify" / "report.json").read_text())
+    assert report["samples"] == 20 and report["status"] == "lava-not-run"
     assert main(["quantize", str(tmp_path / "missing")]) == 2
     assert "pipeline.json" in capsys.readouterr().err
