@@ -411,6 +411,24 @@ def test_shipped_mnist_net_golden_equals_lava(netx_data: Path) -> None:
 
 
 @pytest.mark.lava
+def test_mnist_net_with_spikes_into_the_first_dense_layer(netx_data: Path) -> None:
+    """The other way to feed lava-dl's mnist.net: skip its input layer (netx's skip_layers=1)
+    and send spikes straight into dense1; golden and netx-on-Lava agree on spikes and u, v."""
+    path = netx_data / "mnist.net"
+    graph = read_netx(path, skip_layers=1)
+    assert graph.input_kind == InputKind.SPIKES and graph.sizes == (512, 512, 10)
+    assert graph.n_in == 784
+    x = (np.random.default_rng(5).random((2, 12, 784)) < 0.15).astype(np.int8)
+    want = emulate(graph, x, probe_uv=True)
+    got = run_netx(path, x, probe_uv=True, skip_layers=1)
+    assert want.spike_counts()[0] > 0
+    mismatch = want.first_mismatch(got)
+    assert mismatch is None, str(mismatch)
+    with pytest.raises(UnsupportedError, match="skip_layers"):
+        read_netx(path, skip_layers=2)
+
+
+@pytest.mark.lava
 def test_reader_reproduces_netx_weight_clipping(tmp_path: Path) -> None:
     """Mixed weights with 255: netx's optimize_weight_bits clips to 254 (and says so). The read
     graph computes what Lava computes, which is not the stored integers' product."""

@@ -264,10 +264,12 @@ def _dense_layer(g: Any, kind: str, index: int, n_prev: int | None, where: str) 
     return QLayer(_layer_name(g, f"{kind}{index}"), neuron, syn, rec)
 
 
-def read_netx(path: str | Path, *, num_layers: int | None = None) -> QGraph:
+def read_netx(path: str | Path, *, num_layers: int | None = None, skip_layers: int = 0) -> QGraph:
     """Read a netx ``.net`` file into the QGraph that netx + Lava compute (see module docstring).
 
     ``num_layers`` reads only the first layers, as ``Network(num_layers=...)`` builds them.
+    ``skip_layers=1`` drops a bias-driven ``input`` layer 0, as ``Network(skip_layers=1)`` does: the
+    graph then takes spikes straight into the first dense layer (the other way to feed such nets).
 
     Raises
     ------
@@ -278,6 +280,10 @@ def read_netx(path: str | Path, *, num_layers: int | None = None) -> QGraph:
         exactly (the message names the layer index and type).
     """
     p = _existing(path)
+    if skip_layers not in (0, 1):
+        raise UnsupportedError(
+            f"{p.name}: skip_layers={skip_layers}; lavabridge skips at most the input layer (0 or 1)"
+        )
     layers: list[QLayer] = []
     n_in = prev = 0
     kind_in = InputKind.SPIKES
@@ -301,7 +307,7 @@ def read_netx(path: str | Path, *, num_layers: int | None = None) -> QGraph:
                     if not shape:
                         raise ModelFileError(f"{where}: missing 'shape'")
                     n_in = prev = int(np.prod(shape))
-                    if "neuron" in g:
+                    if "neuron" in g and not skip_layers:
                         input_ndim, kind_in = len(shape), InputKind.BIAS
                         neuron = netx_neuron(g["neuron"], n_in, None, where)
                         layers.append(QLayer(_layer_name(g, "input0"), neuron))
@@ -314,6 +320,10 @@ def read_netx(path: str | Path, *, num_layers: int | None = None) -> QGraph:
                             f"{where}: netx flattens the previous output with transpose([2, 1, 0]), "
                             f"which needs a 3-D (W, H, C) output, not a {prev_kind!r} layer"
                         )
+                elif skip_layers and i == 0:
+                    raise UnsupportedError(
+                        f"{where}: skip_layers=1 skips an 'input' layer 0 only (got {kind!r})"
+                    )
                 elif kind in ("dense", "dense_rec"):
                     if prev_kind == "input_neuron" and input_ndim != 1:
                         raise UnsupportedError(

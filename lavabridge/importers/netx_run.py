@@ -89,6 +89,7 @@ def run_netx(
     probe_uv: bool = False,
     *,
     num_layers: int | None = None,
+    skip_layers: int = 0,
 ) -> Recording:
     """Load ``path`` with lava-dl's ``netx.hdf5.Network`` and run a batch on ``fixed_pt``.
 
@@ -98,6 +99,7 @@ def run_netx(
     with ``probe_uv``) is recorded; at each sample's end ``u``, ``v`` and every synapse's
     ``a_buff`` are zeroed, so samples start from rest as in :func:`lavabridge.golden.emulate`.
     The Recording (``backend="netx"``) has one entry per netx block, as ``read_netx``'s layers.
+    ``skip_layers=1`` builds the network without its input layer (spikes into the first dense).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -108,7 +110,7 @@ def run_netx(
     t0 = time.perf_counter()
     try:
         with np.errstate(divide="ignore"):  # optimize_weight_bits on single-signed weights
-            net = hdf5.Network(net_config=str(p), num_layers=num_layers)
+            net = hdf5.Network(net_config=str(p), num_layers=num_layers, skip_layers=skip_layers)
     except Exception as exc:
         raise ModelFileError(f"{p}: lava-dl netx could not load it: {exc}") from exc
     for i, b in enumerate(net.layers):
