@@ -34,6 +34,11 @@ def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
         p.add_argument("--current-decay", type=float, default=1.0)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--qat", action="store_true", help="quantization-aware training")
+        p.add_argument(
+            "--encoding", choices=("rate", "current"), default="rate",
+            help="rate: seeded Bernoulli spikes; current: bias-driven input layer (direct current)",
+        )  # fmt: skip
+        p.add_argument("--input-gain", type=float, default=1.0, help="gain of current encoding")
         p.add_argument("--max-test", type=positive_int, metavar="N", help="evaluate N test samples")
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--out", default=out_default, metavar="DIR", help="run directory")
@@ -74,6 +79,8 @@ def _config(args: argparse.Namespace) -> Any:
         current_decay=args.current_decay,
         seed=args.seed,
         qat=args.qat,
+        encoding=args.encoding,
+        input_gain=args.input_gain,
         max_test=args.max_test,
         device=args.device,
         out_dir=Path(args.out),

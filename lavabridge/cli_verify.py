@@ -90,13 +90,13 @@ def _load_npy(path: str, option: str) -> npt.NDArray[Any]:
 
 def _run_dir_inputs(
     args: argparse.Namespace, run: Path
-) -> tuple[Path, Path, npt.NDArray[Any], npt.NDArray[Any], Path]:
+) -> tuple[Path, Path | None, npt.NDArray[Any], npt.NDArray[Any], Path]:
     for opt in ("input", "labels", "float_model", "steps"):
         if getattr(args, opt) is not None:
             flag = "--" + opt.replace("_", "-")
             raise InputError(f"{flag}: not used with a run directory (it supplies its own)")
     from lavabridge.data import load_dataset
-    from lavabridge.pipeline import encoded_test_split, load_config
+    from lavabridge.pipeline import deployed_input, encoded_test_split, load_config
 
     cfg = load_config(run)
     for name in ("model.lbq", "model.lbir"):
@@ -105,6 +105,8 @@ def _run_dir_inputs(
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     x, y = encoded_test_split(ds, cfg)
     out = Path(args.out) if args.out else run / "verify"
+    if cfg.encoding == "current":  # bias input: the float reference takes other input; skip it
+        return run / "model.lbq", None, deployed_input(run, cfg, x), y, out
     return run / "model.lbq", run / "model.lbir", x, y, out
 
 
@@ -164,6 +166,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "pass a .net/.lbq model with --input, or a directory from `lavabridge train`"
             )
         model, float_path, x, y, out = _run_dir_inputs(args, target)
+        if x.ndim == 2:  # a current-coded run: bias input held for the run's T steps
+            from lavabridge.pipeline import load_config
+
+            args.steps = load_config(target).num_steps
     elif target.is_file():
         model, float_path, x, y, out = _model_inputs(args, target)
     else:

@@ -18,17 +18,18 @@ import torch
 from torch import nn
 
 from lavabridge.data import Dataset, load_dataset
-from lavabridge.errors import ModelFileError
+from lavabridge.errors import ModelFileError, ValidationError
 from lavabridge.golden import emulate
 from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, predict_by_count, rate_encode, trace
-from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit
-from lavabridge.quant.ptq import QuantPolicy, QuantReport, quantize
+from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit, identity_encoder
+from lavabridge.quant.ptq import InputEncoding, QuantPolicy, QuantReport, quantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.reference import interpret
 
 TEST_SEED_OFFSET = 1_000_003
 CALIB_SEED_OFFSET = 2_000_003
+ENCODINGS = ("rate", "current")
 
 
 @dataclass
@@ -46,6 +47,8 @@ class PipelineConfig:
     voltage_decay: float = 0.1
     threshold: float = 1.0
     seed: int = 0
+    encoding: str = "rate"  # "rate" (Bernoulli spikes) or "current" (bias-driven input layer)
+    input_gain: float = 1.0
     qat: bool = False
     calib_samples: int = 256
     max_test: int | None = None
@@ -58,29 +61,61 @@ class PipelineConfig:
 
 
 def build_model(n_in: int, n_out: int, cfg: PipelineConfig) -> SpikingNet:
-    """``n_in -> hidden... -> n_out`` CUBA-LIF network with neuron biases and no Dense biases."""
+    """``n_in -> hidden... -> n_out`` CUBA-LIF network with neuron biases and no Dense biases.
+
+    With ``encoding="current"`` a bias-driven input layer of ``n_in`` neurons comes first: the
+    graded input times ``input_gain`` is added to its v every step (direct current input).
+    """
+    if cfg.encoding not in ENCODINGS:
+        raise ValidationError("PipelineConfig", "encoding", f"{cfg.encoding!r} not in {ENCODINGS}")
     torch.manual_seed(cfg.seed)
-    sizes = [*cfg.hidden, n_out]
-    layers = []
-    prev = n_in
-    for n in sizes:
-        neuron = CubaLIF(
+
+    def neuron(n: int) -> CubaLIF:
+        return CubaLIF(
             n,
             current_decay=cfg.current_decay,
             voltage_decay=cfg.voltage_decay,
             threshold=cfg.threshold,
         )
-        layers.append(SpikingLayer(neuron, nn.Linear(prev, n, bias=False)))
+
+    layers = []
+    if cfg.encoding == "current":
+        layers.append(SpikingLayer(neuron(n_in), None, input_gain=cfg.input_gain))
+    prev = n_in
+    for n in [*cfg.hidden, n_out]:
+        layers.append(SpikingLayer(neuron(n), nn.Linear(prev, n, bias=False)))
         prev = n
     return SpikingNet(*layers)
 
 
 def encoded_test_split(
     ds: Dataset, cfg: PipelineConfig
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """The fixed, seeded test input every oracle sees (optionally the first ``max_test`` samples)."""
+) -> tuple[np.ndarray, npt.NDArray[np.int64]]:
+    """The fixed test input of the float reference: seeded spikes ``[B, T, n]`` (rate coding), or
+    the graded values ``[B, n]`` (current coding; :func:`deployed_input` turns them into the bias
+    mantissas the golden emulator and Lava take). Optionally only the first ``max_test`` samples."""
     n = len(ds.y_test) if cfg.max_test is None else min(cfg.max_test, len(ds.y_test))
+    if cfg.encoding == "current":
+        return ds.x_test[:n], ds.y_test[:n]
     return rate_encode(ds.x_test[:n], cfg.num_steps, cfg.seed + TEST_SEED_OFFSET), ds.y_test[:n]
+
+
+def calibration_input(ds: Dataset, cfg: PipelineConfig) -> np.ndarray:
+    """Training samples the quantizer calibrates on, encoded as the model takes them."""
+    x = ds.x_train[: cfg.calib_samples]
+    if cfg.encoding == "current":
+        return x
+    return rate_encode(x, cfg.num_steps, cfg.seed + CALIB_SEED_OFFSET)
+
+
+def deployed_input(run_dir: str | Path, cfg: PipelineConfig, x: np.ndarray) -> np.ndarray:
+    """What the golden emulator and Lava take for the float input ``x`` of this run."""
+    if cfg.encoding != "current":
+        return x
+    data = json.loads((Path(run_dir) / "quant_report.json").read_text())["input_encoding"]
+    return InputEncoding(data["scale"], data["bias_exp"], data["gain"], tuple(data["bias"])).encode(
+        x
+    )
 
 
 def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResult]:
@@ -98,8 +133,10 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
         device=cfg.device,
         checkpoint=cfg.out_dir / "checkpoint.pt",
         progress=cfg.progress,
+        num_steps=cfg.num_steps,
     )
-    result = fit(net, ds.x_train, ds.y_train, default_encoder(cfg.num_steps), tcfg)
+    encoder = identity_encoder if cfg.encoding == "current" else default_encoder(cfg.num_steps)
+    result = fit(net, ds.x_train, ds.y_train, encoder, tcfg)
     return net.cpu(), result
 
 
@@ -176,10 +213,8 @@ def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
     out = Path(run_dir)
     graph = ir.load(out / "model.lbir")
     ds = load_dataset(cfg.dataset, cfg.data_dir)
-    calib = rate_encode(
-        ds.x_train[: cfg.calib_samples], cfg.num_steps, cfg.seed + CALIB_SEED_OFFSET
-    )
-    qgraph, report = quantize(graph, calib, policy=QuantPolicy())
+    calib = calibration_input(ds, cfg)
+    qgraph, report = quantize(graph, calib, num_steps=cfg.num_steps, policy=QuantPolicy())
     save_qgraph(qgraph, out / "model.lbq")
     (out / "quant_report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return qgraph, report
@@ -213,12 +248,13 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
     qgraph = load_qgraph(out / "model.lbq")
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     x, y = encoded_test_split(ds, cfg)
+    xq = deployed_input(out, cfg, x)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    float_rec = interpret(graph, x)
+    float_rec = interpret(graph, x, num_steps=cfg.num_steps)
     timings["float"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    golden = emulate(qgraph, x)
+    golden = emulate(qgraph, xq, num_steps=cfg.num_steps)
     timings["golden"] = time.perf_counter() - t0
     report: dict[str, Any] = {
         "dataset": ds.name,
@@ -234,7 +270,7 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
         n = len(y) if cfg.lava_samples is None else min(cfg.lava_samples, len(y))
         t0 = time.perf_counter()
         with LavaSession(qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress) as s:
-            lava_rec = s.run(x[:n])
+            lava_rec = s.run(xq[:n])
         timings["lava"] = time.perf_counter() - t0
         golden_n = _head(golden, n)
         mismatch = golden_n.first_mismatch(lava_rec)
@@ -251,7 +287,7 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
     shown = {k: recordings[k] for k in ("float", "lava" if lava else "golden")}
     report["raster_png"] = str(
         raster_comparison(
-            shown, out / "raster.png", sample=0, input_spikes=x,
+            shown, out / "raster.png", sample=0, input_spikes=x if x.ndim == 3 else None,
             title=f"{ds.name}: test sample 0 (label {int(y[0])}), float vs deployed",
         )
     )  # fmt: skip

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.errors import InputError
-from lavabridge.ir import Compare, CubaLIF, Dense, Graph, Reset
+from lavabridge.ir import Compare, CubaLIF, Dense, Graph, Input, InputMode, Reset
 from lavabridge.recording import Recording
 
 F64 = npt.NDArray[np.float64]
@@ -43,25 +43,49 @@ class _Synapse:
             self.buf[(self.head + d) % n] += s @ wt
 
 
-def _step(neuron: CubaLIF, u: F64, v: F64, current: F64) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+def _step(
+    neuron: CubaLIF, u: F64, v: F64, current: F64, extra_bias: F64 | None = None
+) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
     u = (1.0 - neuron.current_decay) * u + current
-    v = (1.0 - neuron.voltage_decay) * v + u + np.asarray(neuron.bias, np.float64)
+    bias = np.asarray(neuron.bias, np.float64)
+    if extra_bias is not None:
+        bias = bias + extra_bias
+    v = (1.0 - neuron.voltage_decay) * v + u + bias
     s = v >= neuron.threshold if neuron.compare == Compare.GE else v > neuron.threshold
     v = np.where(s, 0.0, v) if neuron.reset == Reset.ZERO else v - s * neuron.threshold
     return u, v, s
 
 
-def interpret(graph: Graph, x: npt.ArrayLike, *, probe_uv: bool = False) -> Recording:
-    """Run ``graph`` on binary spikes ``[B, T, n_in]`` (or ``[T, n_in]``) in float64."""
+def _input(graph: Graph, x: npt.ArrayLike, num_steps: int | None) -> tuple[F64, int, F64 | None]:
+    """(spikes [B, T, n] or zeros, T, bias input [B, n] or None), checked against the graph."""
+    inp = graph.nodes[graph.input_name]
+    assert isinstance(inp, Input)  # a Graph has exactly one Input node
+    arr = np.asarray(x, np.float64)
+    n = graph.input_size
+    if inp.mode == InputMode.BIAS:
+        arr = arr[None] if arr.ndim == 1 else arr
+        if arr.ndim != 2 or arr.shape[1] != n or not num_steps or num_steps < 1:
+            raise InputError(
+                f"input: a bias-input graph takes graded values [B, {n}] and num_steps >= 1, "
+                f"got shape {np.shape(x)} and num_steps={num_steps}"
+            )
+        return np.zeros((arr.shape[0], num_steps, 0)), num_steps, inp.gain * arr
+    arr = arr[None] if arr.ndim == 2 else arr
+    if arr.ndim != 3 or arr.shape[2] != n:
+        raise InputError(f"input: spikes must be [B, T, {n}], got {np.shape(x)}")
+    return arr, arr.shape[1], None
+
+
+def interpret(
+    graph: Graph, x: npt.ArrayLike, *, num_steps: int | None = None, probe_uv: bool = False
+) -> Recording:
+    """Run ``graph`` in float64: binary spikes ``[B, T, n_in]`` (or ``[T, n_in]``), or, for a
+    bias-input graph, graded values ``[B, n_in]`` held for ``num_steps`` steps."""
     t0 = time.perf_counter()
-    arr = np.asarray(x)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[2] != graph.input_size:
-        raise InputError(f"input: spikes must be [B, T, {graph.input_size}], got {np.shape(x)}")
-    B, T, _ = arr.shape
+    arr, T, bias_in = _input(graph, x, num_steps)
+    B = arr.shape[0]
     chain = graph.layer_chain()
-    syn = [_Synapse(layer.synapse, B) for layer in chain]
+    syn = [_Synapse(layer.synapse, B) if layer.synapse is not None else None for layer in chain]
     rec = [_Synapse(layer.recurrent, B) if layer.recurrent is not None else None for layer in chain]
     sizes = [layer.neuron.size for layer in chain]
     u = [np.zeros((B, n)) for n in sizes]
@@ -70,14 +94,17 @@ def interpret(graph: Graph, x: npt.ArrayLike, *, probe_uv: bool = False) -> Reco
     us = [np.zeros((B, T, n)) for n in sizes] if probe_uv else None
     vs = [np.zeros((B, T, n)) for n in sizes] if probe_uv else None
     for t in range(T):
-        s_prev = arr[:, t].astype(np.float64)
+        s_prev = arr[:, t] if bias_in is None else np.zeros((B, 0))
         for i, layer in enumerate(chain):
-            current = syn[i].send()
-            syn[i].receive(s_prev)
+            current = np.zeros((B, sizes[i]))
+            d = syn[i]
+            if d is not None:
+                current = d.send()
+                d.receive(s_prev)
             r = rec[i]
             if r is not None:
                 current = current + r.send()
-            u[i], v[i], s = _step(layer.neuron, u[i], v[i], current)
+            u[i], v[i], s = _step(layer.neuron, u[i], v[i], current, bias_in if i == 0 else None)
             if r is not None:
                 r.receive(s.astype(np.float64))
             spikes[i][:, t] = s

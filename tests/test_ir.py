@@ -268,7 +268,6 @@ def test_edge_to_unknown_node() -> None:
 @pytest.mark.parametrize(
     ("edges", "fragment"),
     [
-        ([("in", "l")], "Input -> CubaLIF is not allowed"),
         ([("l", "l")], "CubaLIF -> CubaLIF is not allowed"),  # a cycle without a Dense
         ([("d", "d")], "Dense -> Dense is not allowed"),
         ([("d", "in")], "Dense -> Input is not allowed"),
@@ -277,6 +276,28 @@ def test_edge_to_unknown_node() -> None:
 def test_edge_types(edges: list[tuple[str, str]], fragment: str) -> None:
     err = _graph_error({"in": Input(2), "d": Dense(np.ones((2, 2))), "l": lif(2)}, edges)
     assert err.param == "edges" and fragment in err.problem and "allowed:" in err.problem
+
+
+def test_spike_input_cannot_drive_neurons_and_bias_input_cannot_feed_a_dense() -> None:
+    err = _graph_error({"in": Input(2), "l": lif(2)}, [("in", "l")])
+    assert err.param == "edges" and "'spikes' Input feeds a Dense" in err.problem
+    nodes = {"in": Input(2, mode="bias"), "d": Dense(np.ones((2, 2))), "l": lif(2)}  # type: ignore[arg-type]
+    err = _graph_error(nodes, [("in", "d"), ("d", "l")])
+    assert "'bias' Input feeds a CubaLIF directly" in err.problem
+    err = _graph_error({"in": Input(3, mode="bias"), "l": lif(2)}, [("in", "l")])  # type: ignore[arg-type]
+    assert "size 3 != 2" in err.problem
+
+
+def test_bias_input_chain_round_trips(tmp_path: Path) -> None:
+    rec = Dense(np.eye(3))
+    g = Graph.sequential(3, (None, lif(3), rec), (Dense(np.ones((2, 3))), lif(2)), input_gain=2.5)
+    assert g.nodes["input"] == Input(3, mode="bias", gain=2.5)  # type: ignore[arg-type]
+    chain = g.layer_chain()
+    assert chain[0].synapse is None and chain[0].recurrent == rec and chain[1].synapse is not None
+    assert Graph.sequential(3, *chain, input_gain=2.5) == g
+    assert load(save(g, tmp_path / "b.lbir")) == g
+    with pytest.raises(ValidationError, match="only layer 0"):
+        Graph.sequential(3, (Dense(np.ones((2, 3))), lif(2)), (None, lif(2)))
 
 
 def test_dense_needs_one_source_and_one_target() -> None:

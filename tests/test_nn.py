@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from lavabridge.errors import InputError, UnsupportedError, ValidationError
+from lavabridge.errors import InputError, ValidationError
 from lavabridge.nn import (
     CubaLIF,
     SpikingLayer,
@@ -175,7 +175,24 @@ def test_predict_by_count_breaks_ties_by_first_spike() -> None:
     assert predict_by_count(s).tolist() == [2]
 
 
-def test_trace_refuses_bias_input_layer() -> None:
-    net = SpikingNet(SpikingLayer(CubaLIF(3)))
-    with pytest.raises(UnsupportedError, match="bias-driven"):
-        trace(net)
+def test_bias_input_layer_equals_float_ir_interpreter() -> None:
+    """Direct current input: graded x * gain added to layer 0's v every step, no latency."""
+    torch.manual_seed(3)
+    first = CubaLIF(6, current_decay=0.5, voltage_decay=0.2, threshold=0.7)
+    second = CubaLIF(4, voltage_decay=0.1, threshold=0.5)
+    net = SpikingNet(
+        SpikingLayer(first, None, nn.Linear(6, 6, bias=False), input_gain=0.4),
+        SpikingLayer(second, nn.Linear(6, 4, bias=False)),
+    ).double()
+    x = np.random.default_rng(1).random((5, 6))
+    with torch.no_grad():
+        outs = net(torch.as_tensor(x), num_steps=20, return_state=True)
+    graph = trace(net)
+    assert graph.layer_chain()[0].synapse is None
+    ref = interpret(graph, x, num_steps=20, probe_uv=True)
+    assert ref.v is not None and sum(ref.spike_counts()) > 0
+    for i, (s, _, v) in enumerate(outs):
+        np.testing.assert_array_equal(s.transpose(0, 1).numpy(), ref.spikes[i])
+        np.testing.assert_allclose(v.transpose(0, 1).numpy(), ref.v[i], rtol=1e-12, atol=1e-12)
+    with pytest.raises(InputError, match="num_steps"):
+        interpret(graph, x)

@@ -54,3 +54,22 @@ def test_cli_stages_on_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert report["samples"] == 20 and report["status"] == "lava-not-run"
     assert main(["quantize", str(tmp_path / "missing")]) == 2
     assert "pipeline.json" in capsys.readouterr().err
+
+
+@pytest.mark.lava
+def test_pipeline_with_direct_current_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--encoding current: a bias-driven input layer, quantized with its InputEncoding, on Lava."""
+    cfg = PipelineConfig(
+        epochs=3, hidden=(24,), num_steps=10, max_test=30, encoding="current", input_gain=1.5,
+        out_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    report = run_pipeline(cfg)
+    assert report["architecture"] == [64, 64, 24, 10]  # 64 input neurons driven by their bias
+    assert report["lava_golden_bit_exact"] is True
+    assert report["quantization"]["input_encoding"]["gain"] == 1.5
+    assert report["float_accuracy"] > 0.5
+    assert main(["verify", str(tmp_path), "--spikes-only"]) == 0
+    verify = json.loads((tmp_path / "verify" / "report.json").read_text())
+    assert verify["status"] == "identical"

@@ -139,3 +139,33 @@ def test_qat_trains_on_the_deployed_weight_grid() -> None:
     assert all(
         layer.max_weight_error < 1e-6 for layer in again.layers
     )  # quantized weights baked in
+
+
+def test_direct_current_input_is_quantized_and_deploys_on_lava() -> None:
+    """A bias-driven input layer: float x -> InputEncoding -> bias mantissas; golden == Lava."""
+    from lavabridge.errors import InputError
+    from lavabridge.quant import InputKind
+
+    rng = np.random.default_rng(8)
+    g = Graph.sequential(
+        12,
+        (None, CubaLIF(12, current_decay=1.0, voltage_decay=0.1, threshold=1.0, bias=-0.05)),
+        (Dense(rng.normal(0, 0.5, (16, 12))), CubaLIF(16, current_decay=1.0, voltage_decay=0.1, threshold=1.0)),
+        input_gain=0.6,
+    )  # fmt: skip
+    calib = rng.random((32, 12))
+    q, report = quantize(g, calib, num_steps=16)
+    assert q.input_kind == InputKind.BIAS and q.layers[0].synapse is None
+    enc = report.input_encoding
+    assert enc is not None and enc.gain == 0.6
+    x = rng.random((6, 12))
+    mant = enc.encode(x)
+    ref = interpret(g, x, num_steps=16)
+    gold = emulate(q, mant, num_steps=16, probe_uv=True)
+    for i in range(2):
+        assert np.mean(ref.spikes[i] == gold.spikes[i]) > 0.95, f"layer {i}"
+    assert gold.spike_counts()[0] > 0
+    lava = run_lava(q, mant, num_steps=16, probe_uv=True)
+    assert gold.first_mismatch(lava) is None
+    with pytest.raises(InputError, match="calibration range"):
+        enc.encode(x * 1e4)

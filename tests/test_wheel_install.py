@@ -8,6 +8,7 @@ checkout).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -32,10 +33,15 @@ print(lavabridge.__file__, lavabridge.processes.__file__, lavabridge.exporters._
 @pytest.mark.lava
 @pytest.mark.slow
 def test_wheel_install_finds_process_models(tmp_path: Path) -> None:
+    src = tmp_path / "src"  # setuptools builds in the source tree: build a copy, keep ours clean
+    skip = shutil.ignore_patterns(
+        ".venv", ".git", "runs", "build", "*.egg-info", "__pycache__", ".*cache"
+    )
+    shutil.copytree(ROOT, src, ignore=skip)
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
+         "-w", str(wheels), str(src)],
         check=True,
     )  # fmt: skip
     (wheel,) = wheels.glob("lavabridge-*.whl")

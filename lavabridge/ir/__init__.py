@@ -8,7 +8,18 @@ structure the quantizer turns into a :class:`~lavabridge.quant.QGraph`; :func:`s
 """
 
 from lavabridge.ir.graph import ChainLayer, Graph
-from lavabridge.ir.nodes import IF, LIF, NODE_TYPES, Compare, CubaLIF, Dense, Input, Node, Reset
+from lavabridge.ir.nodes import (
+    IF,
+    LIF,
+    NODE_TYPES,
+    Compare,
+    CubaLIF,
+    Dense,
+    Input,
+    InputMode,
+    Node,
+    Reset,
+)
 from lavabridge.ir.serialize import load, save
 
 __all__ = [
@@ -21,6 +32,7 @@ __all__ = [
     "Dense",
     "Graph",
     "Input",
+    "InputMode",
     "Node",
     "Reset",
     "load",

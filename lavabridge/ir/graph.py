@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from lavabridge.errors import UnsupportedError, ValidationError
-from lavabridge.ir.nodes import CubaLIF, Dense, Input, Node
+from lavabridge.ir.nodes import CubaLIF, Dense, Input, InputMode, Node
 
 Edge = tuple[str, str]
 
@@ -34,7 +34,7 @@ CHAIN_SUPPORTED = (
     "at least one layer, every node on the chain"
 )
 
-_ALLOWED_EDGES = {(Input, Dense), (CubaLIF, Dense), (Dense, CubaLIF)}
+_ALLOWED_EDGES = {(Input, Dense), (Input, CubaLIF), (CubaLIF, Dense), (Dense, CubaLIF)}
 
 
 class _FrozenMap(Mapping[str, Node]):
@@ -76,7 +76,7 @@ class ChainLayer:
 
     name: str
     neuron: CubaLIF
-    synapse: Dense
+    synapse: Dense | None
     recurrent: Dense | None = None
     synapse_name: str = ""
     recurrent_name: str | None = None
@@ -89,12 +89,14 @@ class ChainLayer:
             )
         for param, cls, value in (
             ("neuron", CubaLIF, self.neuron),
-            ("synapse", Dense, self.synapse),
+            ("synapse", (Dense, type(None)), self.synapse),
             ("recurrent", (Dense, type(None)), self.recurrent),
         ):
             if not isinstance(value, cls):
                 raise ValidationError(where, param, f"wrong node type {type(value).__name__}")
-        if not self.synapse_name:
+        if self.synapse is None:
+            object.__setattr__(self, "synapse_name", "")
+        elif not self.synapse_name:
             object.__setattr__(self, "synapse_name", f"{self.name}.synapse")
         if self.recurrent is None:
             object.__setattr__(self, "recurrent_name", None)
@@ -190,7 +192,22 @@ class Graph:
                     where,
                     "edges",
                     f"edge {edge!r}: {src.kind} -> {dst.kind} is not allowed; allowed: Input -> "
-                    "Dense, CubaLIF -> Dense, Dense -> CubaLIF (every connection is a Dense)",
+                    "Dense, CubaLIF -> Dense, Dense -> CubaLIF (every connection is a Dense), and a "
+                    "bias-mode Input -> CubaLIF",
+                )
+            if isinstance(src, Input) and (src.mode == InputMode.BIAS) != isinstance(dst, CubaLIF):
+                raise ValidationError(
+                    where,
+                    "edges",
+                    f"edge {edge!r}: a {src.mode.value!r} Input feeds "
+                    + ("a CubaLIF directly" if src.mode == InputMode.BIAS else "a Dense")
+                    + f", not a {dst.kind}",
+                )
+            if isinstance(src, Input) and isinstance(dst, CubaLIF) and src.size != dst.size:
+                raise ValidationError(
+                    where,
+                    "edges",
+                    f"edge {edge!r}: bias Input size {src.size} != {dst.size} neurons",
                 )
         for key, node in self.nodes.items():
             if isinstance(node, Dense):
@@ -268,30 +285,60 @@ class Graph:
         *layers: LayerSpec,
         name: str = "graph",
         input_name: str = "input",
+        input_gain: float = 1.0,
     ) -> Graph:
         """Build a layer chain ``Input -> [Dense -> CubaLIF (+ recurrent Dense)]*``.
 
         Each layer is a :class:`ChainLayer` or a tuple ``(synapse, neuron)`` /
-        ``(synapse, neuron, recurrent)``; tuples get the names ``layer<i>``, ``layer<i>.synapse``
+        ``(synapse, neuron, recurrent)``; a first layer with ``synapse=None`` makes the Input a
+        bias-mode input (``input_gain``) driving that layer's neurons directly; tuples get the names ``layer<i>``, ``layer<i>.synapse``
         and ``layer<i>.recurrent``. ``Graph.sequential(g.input_size, *g.layer_chain(),
         name=g.name, input_name=g.input_name)`` rebuilds a chain graph ``g``.
         """
-        nodes: dict[str, Node] = {input_name: Input(input_size)}
+        chain = [_as_chain_layer(i, spec) for i, spec in enumerate(layers)]
+        bias_input = bool(chain) and chain[0].synapse is None
+        mode = InputMode.BIAS if bias_input else InputMode.SPIKES
+        nodes: dict[str, Node] = {input_name: Input(input_size, mode, input_gain)}
         edges: list[Edge] = []
         prev = input_name
-        for i, spec in enumerate(layers):
-            layer = _as_chain_layer(i, spec)
+        for i, layer in enumerate(chain):
+            if layer.synapse is None and i > 0:
+                raise ValidationError(
+                    f"graph '{name}'", "layers", f"layer {i} '{layer.name}' has no synapse "
+                    "(only layer 0 may, as a bias-driven input layer)",
+                )  # fmt: skip
             for key, node in _layer_nodes(layer):
                 if key in nodes:
                     raise ValidationError(
                         f"graph '{name}'", "nodes", f"duplicate node name '{key}'"
                     )
                 nodes[key] = node
-            edges += [(prev, layer.synapse_name), (layer.synapse_name, layer.name)]
+            if layer.synapse is None:
+                edges.append((prev, layer.name))
+            else:
+                edges += [(prev, layer.synapse_name), (layer.synapse_name, layer.name)]
             if layer.recurrent_name is not None:
                 edges += [(layer.name, layer.recurrent_name), (layer.recurrent_name, layer.name)]
             prev = layer.name
         return cls(nodes, tuple(edges), name)
+
+    def _bias_layer(self, lif_name: str) -> ChainLayer:
+        """Layer 0 of a bias-input graph: the CubaLIF the Input drives, with its recurrent Dense."""
+        lif = self.nodes[lif_name]
+        back = [d for d in self.targets(lif_name) if self.targets(d) == (lif_name,)]
+        others = [s for s in self.sources(lif_name) if s != self.input_name and s not in back]
+        if others or len(back) > 1:
+            raise UnsupportedError(
+                f"{_describe(lif_name, lif)} has extra inputs {others + back[1:]} besides the bias "
+                f"input; {CHAIN_SUPPORTED}"
+            )
+        return ChainLayer(
+            name=lif_name,
+            neuron=cast(CubaLIF, lif),
+            synapse=None,
+            recurrent=cast(Dense, self.nodes[back[0]]) if back else None,
+            recurrent_name=back[0] if back else None,
+        )
 
     def layer_chain(self) -> tuple[ChainLayer, ...]:
         """The graph as a layer chain, in execution order (what the quantizer consumes).
@@ -306,6 +353,13 @@ class Graph:
         visited = {self.input_name}
         forward = list(self.targets(self.input_name))
         current = self.input_name
+        inp = cast(Input, self.nodes[self.input_name])
+        if inp.mode == InputMode.BIAS and len(forward) == 1:
+            first = self._bias_layer(forward[0])
+            layers.append(first)
+            visited.update([first.name, *([first.recurrent_name] if first.recurrent_name else [])])
+            forward = [d for d in self.targets(first.name) if d != first.recurrent_name]
+            current = first.name
         while True:
             if len(forward) > 1:
                 raise UnsupportedError(
@@ -381,7 +435,8 @@ def _as_chain_layer(i: int, spec: LayerSpec) -> ChainLayer:
 
 
 def _layer_nodes(layer: ChainLayer) -> Iterable[tuple[str, Node]]:
-    yield layer.synapse_name, layer.synapse
+    if layer.synapse is not None:
+        yield layer.synapse_name, layer.synapse
     yield layer.name, layer.neuron
     if layer.recurrent is not None and layer.recurrent_name is not None:
         yield layer.recurrent_name, layer.recurrent

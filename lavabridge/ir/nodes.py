@@ -50,6 +50,13 @@ class Reset(str, enum.Enum):
     SUBTRACT = "subtract"
 
 
+class InputMode(str, enum.Enum):
+    """How the input enters: binary spikes into a Dense, or a graded bias into the first neurons."""
+
+    SPIKES = "spikes"
+    BIAS = "bias"
+
+
 class Compare(str, enum.Enum):
     """How ``v`` is compared with the threshold: ``>`` (Loihi, snnTorch) or ``>=`` (SpikingJelly)."""
 
@@ -267,10 +274,17 @@ class Node:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Input(Node):
-    """The graph's input: ``size`` spike channels; column ``t`` of the input is emitted at step
-    ``t``."""
+    """The graph's input.
+
+    ``mode="spikes"``: ``size`` spike channels feeding a Dense; column ``t`` is emitted at step ``t``.
+    ``mode="bias"``: a graded, per-sample value ``x`` of width ``size`` driving the first CubaLIF
+    directly (no Dense, no latency): ``gain * x`` is added to its v at every step, on top of its
+    own bias (direct current input; lava-dl's netx ``input`` layers take images this way).
+    """
 
     size: int = field(metadata=_rule(_Int(1)))
+    mode: InputMode = field(default=InputMode.SPIKES, metadata=_rule(_Choice(InputMode)))
+    gain: float = field(default=1.0, metadata=_rule(_Real(0.0, math.inf, lo_open=True)))
 
     kind: ClassVar[str] = "Input"
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from lavabridge.errors import UnsupportedError
 from lavabridge.ir import ChainLayer, Compare, Graph, Reset
 from lavabridge.ir import CubaLIF as IrCubaLIF
 from lavabridge.ir import Dense as IrDense
@@ -37,14 +36,17 @@ def _neuron(neuron: CubaLIF) -> IrCubaLIF:
 
 
 def trace(net: SpikingNet, name: str = "model") -> Graph:
-    """The float IR of ``net`` (layers named ``layer0``, ``layer1``, ...)."""
+    """The float IR of ``net`` (layers named ``layer0``, ``layer1``, ...).
+
+    A bias-driven first layer (``SpikingLayer(neuron, synapse=None, input_gain=g)``) becomes a
+    bias-mode :class:`~lavabridge.ir.Input` with ``gain=g`` driving ``layer0`` directly.
+    """
     layers = []
     for i, layer in enumerate(net.layers):
-        if layer.synapse is None:
-            raise UnsupportedError(
-                f"layer{i}: bias-driven input layers cannot be traced to the IR yet; "
-                "feed spikes (rate_encode / latency_encode) to a Dense first layer"
-            )
+        syn = None if layer.synapse is None else _dense(layer.synapse)
         rec = None if layer.recurrent is None else _dense(layer.recurrent)
-        layers.append(ChainLayer(f"layer{i}", _neuron(layer.neuron), _dense(layer.synapse), rec))
-    return Graph.sequential(net.layers[0].synapse.in_features, *layers, name=name)
+        layers.append(ChainLayer(f"layer{i}", _neuron(layer.neuron), syn, rec))
+    first = net.layers[0]
+    if first.synapse is None:
+        return Graph.sequential(first.neuron.size, *layers, name=name, input_gain=first.input_gain)
+    return Graph.sequential(first.synapse.in_features, *layers, name=name)

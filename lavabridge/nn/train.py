@@ -21,7 +21,7 @@ from lavabridge.nn.coding import predict_by_count, rate_encode, to_time_major
 from lavabridge.nn.layers import SpikingNet
 from lavabridge.nn.loss import count_cross_entropy
 
-Encoder = Callable[[npt.NDArray[np.float32], int], npt.NDArray[np.uint8]]
+Encoder = Callable[[npt.NDArray[np.float32], int], np.ndarray]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -46,6 +46,7 @@ class TrainConfig:
     loss: LossFn = field(default=lambda s, y: count_cross_entropy(s, y, scale=0.5))
     checkpoint: Path | None = None
     progress: bool = True
+    num_steps: int | None = None  # required for a bias-input net (its input has no time axis)
 
 
 @dataclass
@@ -69,6 +70,26 @@ def _fix_lava_start_method() -> None:
         import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
 
 
+def _forward(
+    net: SpikingNet, batch: np.ndarray, device: torch.device, num_steps: int | None
+) -> torch.Tensor:
+    """Output spikes ``[T, B, N]`` for encoded spikes ``[B, T, n]`` or graded bias input ``[B, n]``."""
+    if net.bias_input:
+        if num_steps is None:
+            raise ValidationError("fit", "num_steps", "required for a bias-driven input layer")
+        x = torch.as_tensor(batch, dtype=torch.float32, device=device)
+        out = net(x, num_steps=num_steps)[-1]
+    else:
+        out = net(to_time_major(batch, device))[-1]
+    assert isinstance(out, torch.Tensor)  # return_state=False gives spikes only
+    return out
+
+
+def identity_encoder(x: npt.NDArray[np.float32], seed: int) -> npt.NDArray[np.float32]:
+    """Direct current input: the graded values themselves (no spikes, no randomness)."""
+    return x
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -85,7 +106,8 @@ def fit(
     """Train ``net`` with surrogate gradients (Adam), re-encoding the inputs every epoch.
 
     ``encode(x, seed)`` turns a float batch ``[B, D]`` into spikes ``[B, T, D]`` (a fresh seed per
-    epoch: the network never sees the same spike trains twice).
+    epoch: the network never sees the same spike trains twice); for a net with a bias-driven input
+    layer use :func:`identity_encoder` and set ``config.num_steps``.
     """
     cfg = config or TrainConfig()
     _fix_lava_start_method()
@@ -115,7 +137,7 @@ def fit(
         net.train()
         for b in range(0, len(perm), cfg.batch_size):
             idx = perm[b : b + cfg.batch_size]
-            out = net(to_time_major(spikes[idx], device))[-1]
+            out = _forward(net, spikes[idx], device, cfg.num_steps)
             loss = cfg.loss(out, y_all[idx])
             opt.zero_grad()
             loss.backward()
@@ -136,18 +158,3 @@ def fit(
         bar.close()
     net.eval()
     return TrainResult(losses, accs, time.perf_counter() - t0, str(device))
-
-
-def evaluate_float(
-    net: SpikingNet, spikes: npt.NDArray[np.uint8], batch_size: int = 512
-) -> list[npt.NDArray[np.uint8]]:
-    """Run the float model on spikes ``[B, T, n_in]``; per-layer spikes ``[B, T, N]`` (uint8)."""
-    device = next(net.parameters()).device
-    outs: list[list[np.ndarray]] = [[] for _ in net.layers]
-    net.eval()
-    with torch.no_grad():
-        for b in range(0, len(spikes), batch_size):
-            res = net(to_time_major(spikes[b : b + batch_size], device))
-            for i, s in enumerate(res):
-                outs[i].append(s.transpose(0, 1).cpu().numpy().astype(np.uint8))
-    return [np.concatenate(o) for o in outs]

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.errors import UnsupportedError, ValidationError
+from lavabridge.errors import InputError, UnsupportedError, ValidationError
 from lavabridge.ir import ChainLayer, Graph
-from lavabridge.quant.qgraph import QCubaLIF, QDense, QGraph, QLayer
+from lavabridge.quant.qgraph import InputKind, QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.quant.target import LOIHI2, LoihiTarget, SignMode, decay_to_du, decay_to_dv
 
 
@@ -76,11 +76,59 @@ class LayerQuantReport:
 
 
 @dataclass(frozen=True)
+class InputEncoding:
+    """How float input of a bias-input graph becomes the integer bias mantissas Lava takes.
+
+    ``mantissa = round(scale * (gain * x + bias) / 2^bias_exp)`` per neuron (13-bit, checked).
+    """
+
+    scale: float
+    bias_exp: int
+    gain: float
+    bias: tuple[float, ...]
+
+    @classmethod
+    def fit(
+        cls,
+        scale: float,
+        gain: float,
+        bias: npt.NDArray[np.float64],
+        values: npt.NDArray[np.float64],
+        target: LoihiTarget,
+    ) -> InputEncoding:
+        """The smallest exponent for which the calibration values fit the 13-bit mantissa."""
+        peak = float(np.abs(values).max()) * scale
+        exp = 0
+        while exp < target.bias_exp_range[1] and round(peak / 2**exp) > target.bias_mant_range[1]:
+            exp += 1
+        return cls(
+            scale, exp, gain, tuple(float(b) for b in np.broadcast_to(bias, values.shape[-1:]))
+        )
+
+    def encode(self, x: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Float input ``[B, n_in]`` -> bias mantissas; raises ``InputError`` beyond 13 bits."""
+        q = np.rint(
+            self.scale
+            * (self.gain * np.asarray(x, np.float64) + np.asarray(self.bias))
+            / 2.0**self.bias_exp
+        )
+        lo, hi = LOIHI2.bias_mant_range
+        if q.size and (q.min() < lo or q.max() > hi):
+            raise InputError(
+                f"input: encoded bias mantissas reach [{q.min():.0f}, {q.max():.0f}], beyond the "
+                f"13-bit range [{lo}, {hi}]: the input exceeds the calibration range; quantize "
+                "again with representative calibration data"
+            )
+        return q.astype(np.int64)
+
+
+@dataclass(frozen=True)
 class QuantReport:
     """Per-layer reports of one quantization run."""
 
     layers: tuple[LayerQuantReport, ...]
     policy: QuantPolicy
+    input_encoding: InputEncoding | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,35 +177,45 @@ class _Calib:
     v_peak: float
 
 
-def calibrate(graph: Graph, spikes: npt.ArrayLike) -> list[_Calib]:
+def calibrate(graph: Graph, x: npt.ArrayLike, num_steps: int | None = None) -> list[_Calib]:
     """Peak |u| and a bound on the peak pre-reset |v| per layer, from the float reference."""
     from lavabridge.reference import interpret
 
-    rec = interpret(graph, spikes, probe_uv=True)
+    rec = interpret(graph, x, num_steps=num_steps, probe_uv=True)
     assert rec.u is not None and rec.v is not None  # probe_uv=True records both
     cal = []
     for layer, u, v in zip(graph.layer_chain(), rec.u, rec.v, strict=True):
         u_peak = float(np.abs(u).max()) if u.size else 0.0
         bias_peak = float(np.abs(layer.neuron.bias).max())
-        v_peak = max(float(np.abs(v).max()), layer.neuron.threshold) + u_peak + bias_peak
+        in_peak = (
+            float(np.abs(np.asarray(x, np.float64)).max()) * _gain(graph)
+            if layer.synapse is None
+            else 0.0
+        )
+        v_peak = max(float(np.abs(v).max()), layer.neuron.threshold) + u_peak + bias_peak + in_peak
         cal.append(_Calib(u_peak, v_peak))
     return cal
 
 
-def _choose_exp(
-    sigma: float, threshold: float, cal: _Calib, policy: QuantPolicy, target: LoihiTarget
-) -> int:
-    """Largest weight_exp keeping the headroom and the 17-bit threshold; lowest if none does."""
+def _scale_cap(threshold: float, cal: _Calib, policy: QuantPolicy, target: LoihiTarget) -> float:
+    """The largest scale S keeping the headroom and the 17-bit threshold mantissa."""
     limit = target.max_uv / 2.0**policy.headroom_bits
+    peak = max(cal.u_peak, cal.v_peak, 1e-300)
+    return min(limit / peak, target.vth_hw_max * 64 / threshold)
+
+
+def _choose_exp(sigma: float, cap: float, target: LoihiTarget) -> int:
+    """Largest weight_exp with ``64 * 2^e * sigma <= cap``; the lowest if none fits."""
     best = target.weight_exp_range[0]
     for e in range(target.weight_exp_range[0], target.weight_exp_range[1] + 1):
-        scale = 64 * 2.0**e * sigma
-        if (
-            max(cal.u_peak, cal.v_peak) * scale <= limit
-            and threshold * scale / 64 <= target.vth_hw_max
-        ):
+        if 64 * 2.0**e * sigma <= cap:
             best = e
     return best
+
+
+def _gain(graph: Graph) -> float:
+    """The bias-input gain of ``graph``'s Input node (1 for spike input)."""
+    return float(getattr(graph.nodes[graph.input_name], "gain", 1.0))
 
 
 def _folded_bias(layer: ChainLayer, lname: str) -> tuple[npt.NDArray[np.float64], tuple[str, ...]]:
@@ -183,6 +241,7 @@ def quantize(
     graph: Graph,
     calibration: npt.ArrayLike,
     *,
+    num_steps: int | None = None,
     policy: QuantPolicy | None = None,
     target: LoihiTarget = LOIHI2,
     name: str | None = None,
@@ -193,8 +252,11 @@ def quantize(
     ----------
     graph : lavabridge.ir.Graph
         A layer chain (``lavabridge.nn.trace(model)`` gives one).
-    calibration : array [B, T, n_in]
-        Representative input spikes; the float reference's u/v peaks on them set the headroom.
+    calibration : array [B, T, n_in], or [B, n_in] for a bias-input graph
+        Representative input; the float reference's u/v peaks on it set the headroom (and, for a
+        bias input, the input's range sets its exponent).
+    num_steps : int, optional
+        Steps per sample of a bias-input graph's calibration.
     policy : QuantPolicy
     target : LoihiTarget
 
@@ -203,9 +265,10 @@ def quantize(
     (QGraph, QuantReport)
     """
     policy = policy or QuantPolicy()
-    cal = calibrate(graph, calibration)
+    cal = calibrate(graph, calibration, num_steps)
     layers: list[QLayer] = []
     reports: list[LayerQuantReport] = []
+    encoding: InputEncoding | None = None
     for i, layer in enumerate(graph.layer_chain()):
         lname = layer.name
         neuron = layer.neuron
@@ -214,14 +277,22 @@ def quantize(
         threshold = float(neuron.threshold)
         denses = [d for d in (layer.synapse, layer.recurrent) if d is not None]
         mats = [np.asarray(d.weight, np.float64) for d in denses]
-        peak_w = max(float(np.abs(m).max()) for m in mats)
+        peak_w = max((float(np.abs(m).max()) for m in mats), default=0.0)
         modes = [_sign_mode(m) for m in mats]
+        cap = _scale_cap(threshold, cal[i], policy, target)
+        in_values = None
+        if layer.synapse is None:  # bias input: gain * x + bias must fit 13 bits << 7
+            in_values = _gain(graph) * np.asarray(calibration, np.float64) + bias
+            cap = min(
+                cap, target.bias_mant_range[1] * 2.0**7 / max(np.abs(in_values).max(), 1e-300)
+            )
         if peak_w == 0.0:
-            approx += (f"{lname}: all weights are zero (the layer only sees its bias)",)
-            sigma = 1.0
+            if mats:
+                approx += (f"{lname}: all weights are zero (the layer only sees its bias)",)
+            sigma, e = cap / 64, 0
         else:
             sigma = min(254.0 if md == SignMode.MIXED else 255.0 for md in modes) / peak_w
-        e = _choose_exp(sigma, threshold, cal[i], policy, target)
+            e = _choose_exp(sigma, cap, target)
         scale = 64 * 2.0**e * sigma
         vth = round(threshold * scale / 64)
         if not policy.min_vth <= vth <= target.vth_range[1]:
@@ -234,8 +305,13 @@ def quantize(
         q_mats = [_weight_mantissa(m, sigma, md) for m, md in zip(mats, modes, strict=True)]
         errs = [float(np.abs(q / sigma - m).max()) for q, m in zip(q_mats, mats, strict=True)]
         clipped = [float(np.mean(np.abs(m * sigma) > 256)) for m in mats]
-        bm, bexp = _bias(bias, scale, target)
-        bias_err = float(np.abs((bm << bexp) / scale - bias).max())
+        if in_values is None:
+            bm, bexp = _bias(bias, scale, target)
+            bias_err = float(np.abs((bm << bexp) / scale - bias).max())
+        else:
+            encoding = InputEncoding.fit(scale, _gain(graph), bias, in_values, target)
+            bm, bexp = np.zeros(neuron.size, np.int64), np.full(neuron.size, encoding.bias_exp)
+            bias_err = 0.5 * 2.0**encoding.bias_exp / scale
         qd = [
             QDense(q, weight_exp=e, num_weight_bits=8, sign_mode=md, delays=d.delay)
             for q, md, d in zip(q_mats, modes, denses, strict=True)
@@ -251,8 +327,8 @@ def quantize(
                     bm,
                     bexp,
                 ),
-                qd[0],
-                qd[1] if len(qd) > 1 else None,
+                qd[0] if layer.synapse is not None else None,
+                qd[-1] if layer.recurrent is not None else None,
             )
         )
         reports.append(
@@ -262,8 +338,8 @@ def quantize(
                 weight_exp=e,
                 weight_scale=sigma,
                 sign_mode="/".join(md.name.lower() for md in modes),
-                clipped_fraction=max(clipped),
-                max_weight_error=max(errs),
+                clipped_fraction=max(clipped, default=0.0),
+                max_weight_error=max(errs, default=0.0),
                 threshold=threshold,
                 threshold_quantized=vth * 64 / scale,
                 max_bias_error=bias_err,
@@ -274,8 +350,9 @@ def quantize(
                 approximations=approx + folded,
             )
         )
-    qgraph = QGraph(graph.input_size, tuple(layers), name=name or graph.name, target=target)
-    return qgraph, QuantReport(tuple(reports), policy)
+    kind = InputKind.SPIKES if encoding is None else InputKind.BIAS
+    qgraph = QGraph(graph.input_size, tuple(layers), kind, name or graph.name, target)
+    return qgraph, QuantReport(tuple(reports), policy, encoding)
 
 
 def _semantic_approximations(neuron: Any, lname: str, policy: QuantPolicy) -> tuple[str, ...]:
