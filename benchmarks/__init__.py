@@ -1,0 +1,1 @@
+"""lavabridge's performance suite: ``python -m benchmarks.run [--quick]`` (see :mod:`benchmarks.run`)."""
