@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,7 @@ import numpy.typing as npt
 from lavabridge.cli_pipeline import add_pipeline_commands
 from lavabridge.cli_verify import add_verify_command
 from lavabridge.errors import InputError, LavaBridgeError, ModelFileError
+from lavabridge.inputs import load_npy
 from lavabridge.quant.qgraph import InputKind, QDense, QGraph
 from lavabridge.quant.serialize import SUFFIX, detect_format, load_model, save_qgraph
 from lavabridge.recording import Recording
@@ -128,20 +129,6 @@ def _open_model(path: str) -> QGraph:
         raise ModelFileError(f"{path}: cannot read model ({exc})") from exc
 
 
-def _load_array(path: str) -> npt.NDArray[Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--input {p}: no such file")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"--input {p}: not a numpy .npy array ({exc})") from exc
-    if not isinstance(arr, np.ndarray):  # an .npz archive
-        arr.close()
-        raise InputError(f"--input {p}: is an .npz archive; save a single array with numpy.save")
-    return arr
-
-
 def _dense_text(d: QDense | None) -> str:
     if d is None:
         return "-"
@@ -206,7 +193,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: directory {out.parent} does not exist")
     graph = _open_model(args.model)
-    x = _load_array(args.input)
+    x = load_npy(args.input)
     try:
         batch = prepare_input(graph, x, args.steps)
     except InputError as exc:

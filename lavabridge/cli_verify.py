@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from lavabridge.errors import InputError, ModelFileError
+from lavabridge.inputs import load_npy
 
 EXIT_OK, EXIT_MISMATCH = 0, 1
 RUN_CONFIG = "pipeline.json"
@@ -74,20 +74,6 @@ def _quiet_stdout() -> Any:
         yield
 
 
-def _load_npy(path: str, option: str) -> npt.NDArray[Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{option} {p}: no such file")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{option} {p}: not a numpy .npy array ({exc})") from exc
-    if not isinstance(arr, np.ndarray):
-        arr.close()
-        raise InputError(f"{option} {p}: is an .npz archive; save one array with numpy.save")
-    return arr
-
-
 def _run_dir_inputs(
     args: argparse.Namespace, run: Path
 ) -> tuple[Path, Path | None, npt.NDArray[Any], npt.NDArray[Any], Path]:
@@ -117,8 +103,8 @@ def _model_inputs(
         raise InputError(f"--input X.npy is required to verify a model file ({model})")
     if args.out is None:
         raise InputError("--out DIR is required to verify a model file")
-    x = _load_npy(args.input, "--input")
-    y = _load_npy(args.labels, "--labels") if args.labels else None
+    x = load_npy(args.input, "--input")
+    y = load_npy(args.labels, "--labels") if args.labels else None
     float_path: Path | None = None
     if args.float_model:
         float_path = Path(args.float_model)

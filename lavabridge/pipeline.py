@@ -140,13 +140,6 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
     return net.cpu(), result
 
 
-def _head(rec: Recording, n: int) -> Recording:
-    """The first ``n`` samples of a recording."""
-    cut = None if rec.u is None else tuple(a[:n] for a in rec.u)
-    cvt = None if rec.v is None else tuple(a[:n] for a in rec.v)
-    return Recording(tuple(a[:n] for a in rec.spikes), cut, cvt, rec.backend, rec.timings)
-
-
 def spike_agreement(a: Recording, b: Recording) -> list[float]:
     """Per layer: fraction of (sample, step, neuron) entries where both emit the same spike bit."""
     return [float(np.mean(x == y)) for x, y in zip(a.spikes, b.spikes, strict=True)]
@@ -272,7 +265,7 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
         with LavaSession(qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress) as s:
             lava_rec = s.run(xq[:n])
         timings["lava"] = time.perf_counter() - t0
-        golden_n = _head(golden, n)
+        golden_n = golden.select(slice(0, n))
         mismatch = golden_n.first_mismatch(lava_rec)
         report["lava_samples"] = n
         report["lava_accuracy"] = accuracy(lava_rec, y[:n])
@@ -280,7 +273,7 @@ def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
         report["lava_golden_first_mismatch"] = None if mismatch is None else asdict(mismatch)
         report["lava_timings_s"] = lava_rec.timings
         if n < len(y):  # accuracies of the other oracles on the same samples, for a fair delta
-            report["float_accuracy_lava_samples"] = accuracy(_head(float_rec, n), y[:n])
+            report["float_accuracy_lava_samples"] = accuracy(float_rec.select(slice(0, n)), y[:n])
             report["golden_accuracy_lava_samples"] = accuracy(golden_n, y[:n])
         recordings["lava"] = lava_rec
     report["timings_s"] = timings

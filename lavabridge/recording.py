@@ -82,6 +82,13 @@ class Recording:
     def has_uv(self) -> bool:
         return self.u is not None and self.v is not None
 
+    def select(self, idx: npt.ArrayLike | slice) -> Recording:
+        """The samples ``idx`` (an index array or a slice) of every layer."""
+        sel = idx if isinstance(idx, slice) else np.asarray(idx)
+        u = None if self.u is None else tuple(a[sel] for a in self.u)
+        v = None if self.v is None else tuple(a[sel] for a in self.v)
+        return Recording(tuple(a[sel] for a in self.spikes), u, v, self.backend, self.timings)
+
     def spike_counts(self) -> list[int]:
         """Total spikes per layer over the whole batch."""
         return [int(s.sum()) for s in self.spikes]

@@ -49,13 +49,6 @@ class VerifyArtifacts:
     trace_sample: int
 
 
-def _head(rec: Recording, idx: npt.ArrayLike | slice) -> Recording:
-    sel = np.asarray(idx) if not isinstance(idx, slice) else idx
-    u = None if rec.u is None else tuple(a[sel] for a in rec.u)
-    v = None if rec.v is None else tuple(a[sel] for a in rec.v)
-    return Recording(tuple(a[sel] for a in rec.spikes), u, v, rec.backend, rec.timings)
-
-
 def _load(model: QGraph | str | Path) -> tuple[QGraph, str]:
     if isinstance(model, QGraph):
         return model, "<in memory>"
@@ -159,7 +152,7 @@ def _run_lava(
     with LavaSession(lava_graph, steps, probe_uv=True, chunk=len(ids)) as s:
         states = s.run(data[ids])
     timings["lava_states"] = time.perf_counter() - t0
-    return lava, _head(golden, ids), states, ids
+    return lava, golden.select(ids), states, ids
 
 
 def _merge_exact(
@@ -251,7 +244,7 @@ def verify(
     golden = emulate(graph, batch.data, num_steps=T, probe_uv=True)
     timings["golden"] = time.perf_counter() - t0
     recordings = {"golden": golden}
-    traces = {"golden": _head(golden, [sample])}
+    traces = {"golden": golden.select([sample])}
     float_rec = None
     if float_graph is not None:
         from lavabridge.reference import interpret
@@ -274,7 +267,7 @@ def verify(
         n = B if lava_samples is None else max(1, min(lava_samples, B))
         if sample >= n:
             raise InputError(f"sample {sample} is not among the {n} samples run on Lava")
-        golden_n = _head(golden, slice(0, n))
+        golden_n = golden.select(slice(0, n))
         lava_rec, g_states, l_states, ids = _run_lava(
             lg,
             batch.data[:n],
@@ -305,8 +298,8 @@ def verify(
         recordings["lava"] = lava_rec
         trace_sample = div.sample if div is not None and div.sample in ids else sample
         row = int(np.flatnonzero(ids == trace_sample)[0])
-        traces["lava"] = _head(l_states, [row])
-        traces["golden"] = _head(golden, [trace_sample])
+        traces["lava"] = l_states.select([row])
+        traces["golden"] = golden.select([trace_sample])
     if float_graph is not None:
         from lavabridge.reference import interpret
 
