@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.errors import InputError
+from lavabridge.golden.arith import bias_from_mantissa, floor_shift, trunc_shift, wrap_int32
 from lavabridge.inputs import BatchInput
 from lavabridge.ir import ChainLayer
 from lavabridge.quant.qgraph import InputKind, QDense, QGraph
@@ -96,18 +97,6 @@ class LayerHealth:
 
 
 # ----------------------------------------------------------------------------- arithmetic
-def _wrap32(x: I64) -> I64:
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def _trunc_shift(x: I64, shift: int) -> I64:
-    return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift
-
-
-def _floor_shift(x: I64, exp: int) -> I64:
-    return x << exp if exp > 0 else x >> -exp
-
-
 def _dense_input(dense: QDense, s_in: npt.NDArray[np.generic], target: LoihiTarget) -> I64:
     """``a[:, t] = sum_d floor_shift(W_d @ s_in[:, t-1-d], weight_exp)`` for all t: ``[B, T, n_out]``."""
     B, T, n_in = s_in.shape
@@ -119,7 +108,7 @@ def _dense_input(dense: QDense, s_in: npt.NDArray[np.generic], target: LoihiTarg
     out = np.zeros((B, T, w.shape[0]), np.int64)
     for d in np.unique(delays) if w.size else []:
         w_d = np.where(delays == d, w, 0).astype(dtype)
-        contrib = _floor_shift((flat @ w_d.T).astype(np.int64), dense.weight_exp)
+        contrib = floor_shift((flat @ w_d.T).astype(np.int64), dense.weight_exp)
         lag = 1 + int(d)
         if lag < T:
             out[:, lag:] += contrib.reshape(B, T, -1)[:, : T - lag]
@@ -225,8 +214,6 @@ def layer_health(
         if layer.recurrent is not None:
             a_in += _dense_input(layer.recurrent, spikes, target)
         if i == 0 and batch.kind == InputKind.BIAS:
-            from lavabridge.golden.arith import bias_from_mantissa
-
             bias = bias_from_mantissa(batch.data, layer.neuron.bias_exp[None, :])[:, None, :]
         else:
             bias = layer.neuron.effective_bias()[None, None, :]
@@ -235,15 +222,15 @@ def layer_health(
         max_uv, v_sat = target.max_uv, target.v_sat
         vth = layer.neuron.vth << target.vth_shift
 
-        shifted_in = _wrap32(_wrap32(a_in) << target.act_shift)
-        decayed_u = _trunc_shift(_shifted(u_rec) * keep_u, target.decay_shift)
+        shifted_in = wrap_int32(wrap_int32(a_in) << target.act_shift)
+        decayed_u = trunc_shift(_shifted(u_rec) * keep_u, target.decay_shift)
         u_raw = decayed_u + shifted_in
-        u_star = _wrap32(u_raw)
+        u_star = wrap_int32(u_raw)
         u_new = np.where(u_star > max_uv, u_star - 2 * max_uv, u_star)
         u_new = np.where(u_new <= -max_uv, u_new + 2 * max_uv, u_new)
-        decayed_v = _trunc_shift(_shifted(v_rec) * keep_v, target.decay_shift)
+        decayed_v = trunc_shift(_shifted(v_rec) * keep_v, target.decay_shift)
         v_raw = decayed_v + u_rec + bias
-        v_star = _wrap32(_wrap32(decayed_v + u_rec) + bias)
+        v_star = wrap_int32(wrap_int32(decayed_v + u_rec) + bias)
         v_clip = np.clip(v_star, -v_sat, v_sat)
         s_new = v_clip > vth
         v_new = np.where(s_new, 0, v_clip)
