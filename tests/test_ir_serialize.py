@@ -1,5 +1,4 @@
 """The float IR files: save/load round trips are exact; bad files raise ModelFileError naming them."""
-"""
 
 from __future__ import annotations
 
