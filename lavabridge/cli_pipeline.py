@@ -35,6 +35,10 @@ def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--qat", action="store_true", help="quantization-aware training")
         p.add_argument(
+            "--netx-compatible", action="store_true",
+            help="quantize with weight_exp=0 so `lavabridge export` can write a lava-dl netx file",
+        )  # fmt: skip
+        p.add_argument(
             "--encoding", choices=("rate", "current"), default="rate",
             help="rate: seeded Bernoulli spikes; current: bias-driven input layer (direct current)",
         )  # fmt: skip
@@ -79,6 +83,7 @@ def _config(args: argparse.Namespace) -> Any:
         current_decay=args.current_decay,
         seed=args.seed,
         qat=args.qat,
+        netx_compatible=args.netx_compatible,
         encoding=args.encoding,
         input_gain=args.input_gain,
         max_test=args.max_test,

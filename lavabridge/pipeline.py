@@ -50,6 +50,7 @@ class PipelineConfig:
     encoding: str = "rate"  # "rate" (Bernoulli spikes) or "current" (bias-driven input layer)
     input_gain: float = 1.0
     qat: bool = False
+    netx_compatible: bool = False  # quantize with weight_exp = 0 so the model exports to netx
     calib_samples: int = 256
     max_test: int | None = None
     lava: bool = True
@@ -207,7 +208,8 @@ def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
     graph = ir.load(out / "model.lbir")
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     calib = calibration_input(ds, cfg)
-    qgraph, report = quantize(graph, calib, num_steps=cfg.num_steps, policy=QuantPolicy())
+    policy = QuantPolicy.netx() if cfg.netx_compatible else QuantPolicy()
+    qgraph, report = quantize(graph, calib, num_steps=cfg.num_steps, policy=policy)
     save_qgraph(qgraph, out / "model.lbq")
     (out / "quant_report.json").write_text(json.dumps(report.to_dict(), indent=2))
     return qgraph, report

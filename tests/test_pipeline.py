@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lavabridge.cli import main
-from lavabridge.pipeline import PipelineConfig, load_config, run_pipeline
+from lavabridge.data import load_dataset
+from lavabridge.pipeline import PipelineConfig, encoded_test_split, load_config, run_pipeline
 
 REPORT_KEYS = {
     "dataset",
@@ -73,3 +74,23 @@ def test_pipeline_with_direct_current_input(
     assert main(["verify", str(tmp_path), "--spikes-only"]) == 0
     verify = json.loads((tmp_path / "verify" / "report.json").read_text())
     assert verify["status"] == "identical"
+
+
+@pytest.mark.lava
+def test_netx_compatible_run_exports_a_net_that_lava_dl_runs_identically(tmp_path: Path) -> None:
+    from lavabridge.golden import emulate
+    from lavabridge.importers.netx_run import run_netx
+    from lavabridge.quant.serialize import load_qgraph
+
+    cfg = PipelineConfig(
+        epochs=2, hidden=(24,), num_steps=10, max_test=8, netx_compatible=True, lava=False,
+        out_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    report = run_pipeline(cfg)
+    assert report["artifacts"]["netx"] == str(tmp_path / "model.net")
+    assert all(layer["weight_exp"] == 0 for layer in report["quantization"]["layers"])
+    x, _ = encoded_test_split(load_dataset("digits"), cfg)
+    golden = emulate(load_qgraph(tmp_path / "model.lbq"), x, probe_uv=True)
+    netx = run_netx(tmp_path / "model.net", x, probe_uv=True)
+    assert sum(golden.spike_counts()) > 0
+    assert golden.first_mismatch(netx) is None

@@ -44,11 +44,27 @@ class QuantPolicy:
         them, instead of raising :class:`UnsupportedError`.
     min_vth : int
         Refuse (``ValidationError``) a layer whose threshold mantissa would fall below this.
+    fixed_weight_exp : int, optional
+        Use this ``weight_exp`` in every layer (shrinking the weight scale where the headroom needs
+        it) instead of the largest that fits.
+    fixed_bias_exp : int, optional
+        Use this ``bias_exp`` for every neuron instead of the smallest that fits.
+
+    ``QuantPolicy.netx()`` (``weight_exp = 0``, ``bias_exp = 6``) makes models lava-dl's netx can
+    store exactly: netx derives the weight exponent from the stored weights and fixes
+    ``bias_exp = 6`` (see ``lavabridge.exporters.netx.netx_limits``).
     """
 
     headroom_bits: float = 1.0
     allow_approximations: bool = True
     min_vth: int = 1
+    fixed_weight_exp: int | None = None
+    fixed_bias_exp: int | None = None
+
+    @classmethod
+    def netx(cls, **kwargs: Any) -> QuantPolicy:
+        """The policy whose models lava-dl's netx HDF5 format can hold exactly."""
+        return cls(fixed_weight_exp=0, fixed_bias_exp=6, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -159,11 +175,23 @@ def _weight_mantissa(
 
 
 def _bias(
-    bias: npt.NDArray[np.float64], scale: float, target: LoihiTarget
+    bias: npt.NDArray[np.float64],
+    scale: float,
+    target: LoihiTarget,
+    fixed_exp: int | None = None,
+    where: str = "",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-neuron smallest exponent whose mantissa fits 13 bits."""
+    """Per-neuron smallest exponent whose mantissa fits 13 bits (or ``fixed_exp`` for all)."""
     q = bias * scale
-    hi = target.bias_mant_range[1]
+    lo, hi = target.bias_mant_range
+    if fixed_exp is not None:
+        mant = np.rint(q / 2.0**fixed_exp)
+        if mant.size and (mant.min() < lo or mant.max() > hi):
+            raise ValidationError(
+                where, "bias", f"needs mantissas up to {np.abs(mant).max():.0f} at the fixed "
+                f"bias_exp={fixed_exp}, beyond the 13-bit range [{lo}, {hi}]",
+            )  # fmt: skip
+        return mant.astype(np.int64), np.full(bias.shape, fixed_exp, np.int64)
     exp = np.zeros(bias.shape, np.int64)
     for e in range(target.bias_exp_range[1] + 1):
         exp = np.where(np.abs(np.rint(q / 2.0**exp)) > hi, e, exp)
@@ -292,7 +320,11 @@ def quantize(
             sigma, e = cap / 64, 0
         else:
             sigma = min(254.0 if md == SignMode.MIXED else 255.0 for md in modes) / peak_w
-            e = _choose_exp(sigma, cap, target)
+            if policy.fixed_weight_exp is None:
+                e = _choose_exp(sigma, cap, target)
+            else:
+                e = policy.fixed_weight_exp
+                sigma = min(sigma, cap / (64 * 2.0**e))  # coarser weights rather than no headroom
         scale = 64 * 2.0**e * sigma
         vth = round(threshold * scale / 64)
         if not policy.min_vth <= vth <= target.vth_range[1]:
@@ -306,7 +338,7 @@ def quantize(
         errs = [float(np.abs(q / sigma - m).max()) for q, m in zip(q_mats, mats, strict=True)]
         clipped = [float(np.mean(np.abs(m * sigma) > 256)) for m in mats]
         if in_values is None:
-            bm, bexp = _bias(bias, scale, target)
+            bm, bexp = _bias(bias, scale, target, policy.fixed_bias_exp, lname)
             bias_err = float(np.abs((bm << bexp) / scale - bias).max())
         else:
             encoding = InputEncoding.fit(scale, _gain(graph), bias, in_values, target)
