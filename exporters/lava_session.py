@@ -203,13 +203,7 @@ class LavaSession:
                 bar.close()
         self.timings["run"] = self.timings.get("run", 0.0) + t_run
         self.timings["io"] = self.timings.get("io", 0.0) + t_io
-        return Recording(
-            spikes=tuple(spikes),
-            u=tuple(us) if us is not None else None,
-            v=tuple(vs) if vs is not None else None,
-            backend="lava",
-            timings=dict(self.timings),
-        )
+        return Recording.from_layers(spikes, us, vs, "lava", dict(self.timings))
 
     def _rows(self, g0: int, n: int) -> npt.NDArray[np.int64]:
         """File rows of samples ``g0 .. g0+n-1`` (all their T steps), in sample-major order."""

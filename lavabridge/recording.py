@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,25 @@ class Recording:
     v: tuple[npt.NDArray[np.int64], ...] | None = None
     backend: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_layers(
+        cls,
+        spikes: Sequence[np.ndarray],
+        u: Sequence[np.ndarray] | None,
+        v: Sequence[np.ndarray] | None,
+        backend: str,
+        timings: dict[str, float],
+    ) -> Recording:
+        """Build from per-layer lists (u and v present only when both were recorded)."""
+        has_uv = u is not None and v is not None
+        return cls(
+            tuple(spikes),
+            tuple(u) if has_uv and u is not None else None,
+            tuple(v) if has_uv and v is not None else None,
+            backend,
+            dict(timings),
+        )
 
     @property
     def num_layers(self) -> int:

@@ -112,10 +112,4 @@ def interpret(
                 us[i][:, t] = u[i]
                 vs[i][:, t] = v[i]
             s_prev = s.astype(np.float64)
-    return Recording(
-        tuple(spikes),
-        tuple(us) if us is not None else None,  # type: ignore[arg-type]
-        tuple(vs) if vs is not None else None,  # type: ignore[arg-type]
-        backend="float",
-        timings={"run": time.perf_counter() - t0},
-    )
+    return Recording.from_layers(spikes, us, vs, "float", {"run": time.perf_counter() - t0})

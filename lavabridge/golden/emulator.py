@@ -136,13 +136,7 @@ def emulate(
         with _single_threaded_torch(torch_gemm), ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, groups))
     spikes, us, vs = out
-    return Recording(
-        spikes=tuple(spikes),
-        u=tuple(us) if us is not None else None,
-        v=tuple(vs) if vs is not None else None,
-        backend="golden",
-        timings={"run": time.perf_counter() - t0},
-    )
+    return Recording.from_layers(spikes, us, vs, "golden", {"run": time.perf_counter() - t0})
 
 
 class _Scratch:
@@ -304,10 +298,4 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
                 vs[i][:, t] = v[i]
             s_prev = s
 
-    return Recording(
-        spikes=tuple(spikes),
-        u=tuple(us) if us is not None else None,
-        v=tuple(vs) if vs is not None else None,
-        backend="golden-int64",
-        timings={"run": time.perf_counter() - t0},
-    )
+    return Recording.from_layers(spikes, us, vs, "golden-int64", {"run": time.perf_counter() - t0})
