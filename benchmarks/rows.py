@@ -65,7 +65,7 @@ def row_golden(
     spec: NetSpec, steps: int, batch: int, *, reps: int = 3, exact_int: bool = False
 ) -> dict[str, Any]:
     """The golden emulator (fast path, or the int64 oracle with ``exact_int``)."""
-    from lavabridge.golden import emulate
+    from lavabridge.backends.golden import emulate
 
     graph = build_qgraph(spec)
     x = make_input(spec, batch, steps)
@@ -87,7 +87,7 @@ def row_golden(
 
 def row_golden_pass(spec: NetSpec, steps: int, samples: int) -> dict[str, Any]:
     """One pass of ``samples`` samples through the fast golden emulator (u/v off), one run."""
-    from lavabridge.golden import emulate
+    from lavabridge.backends.golden import emulate
 
     graph = build_qgraph(spec)
     x = make_input(spec, samples, steps)
@@ -104,8 +104,8 @@ def row_lava_stream(
     spec: NetSpec, steps: int, batch: int, *, check_golden: bool = True, chunk: int = 32
 ) -> dict[str, Any]:
     """One compiled Lava runtime streaming the batch; spike-for-spike check against golden."""
-    from lavabridge.exporters.lava_session import LavaSession
-    from lavabridge.golden import emulate
+    from lavabridge.backends.golden import emulate
+    from lavabridge.backends.lava import LavaSession
 
     graph = build_qgraph(spec)
     x = make_input(spec, batch, steps)
@@ -129,7 +129,7 @@ def row_lava_stream(
 
 def row_lava_naive(spec: NetSpec, steps: int, batch: int) -> dict[str, Any]:
     """A fresh Lava build + compile + run + stop per sample (what a user would write first)."""
-    from lavabridge.exporters.lava_session import run_lava
+    from lavabridge.backends.lava import run_lava
 
     graph = build_qgraph(spec)
     x = make_input(spec, batch, steps)

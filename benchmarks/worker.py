@@ -67,7 +67,7 @@ def _warm_up_lava() -> None:
     """One tiny Lava run, so module imports and first-use costs stay out of the timed rows."""
     import numpy as np
 
-    from lavabridge.exporters.lava_session import run_lava
+    from lavabridge.backends.lava import run_lava
     from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 
     graph = QGraph(2, (QLayer("warm", QCubaLIF(2, 0, 0, 10), QDense(np.ones((2, 2), int))),))

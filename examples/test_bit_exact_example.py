@@ -53,7 +53,7 @@ def _example_graph() -> QGraph:
 @pytest.fixture(scope="module")
 def model() -> QGraph:
     if MODEL_PATH:
-        from lavabridge.quant.serialize import load_model
+        from lavabridge.importers.load import load_model
 
         return load_model(MODEL_PATH)
     return _example_graph()

@@ -1,47 +1,77 @@
 """QGraph -> a graph of real Lava processes (``Dense`` / ``DelayDense`` / ``LIF``).
 
-:func:`build_network` creates the network processes only (what a user deploys).
-:func:`build_streaming_graph` adds lavabridge's I/O and control processes around it for the CPU
-simulator: a :class:`MemSource` for input spikes, a :class:`SpikeRecorder` per layer, and
-:class:`StateTap` processes that reset ``u``, ``v`` and every ``a_buff`` at sample boundaries
-(and record ``u``, ``v`` when probing), so many samples stream through one compiled runtime.
+:func:`build_network` creates and connects the network's processes (what a user deploys); the
+streaming I/O around them for the CPU simulator is :mod:`lavabridge.backends.streaming`.
+
+Two dispatch tables map QGraph node kinds to builders: :data:`SYNAPSES` (:class:`QDense` ->
+``Dense`` / ``DelayDense``) and :data:`NEURONS` (:class:`QCubaLIF` -> ``LIF``). A builder returns
+a :class:`Built`: the process, its input and output ports, and the names of its state Vars
+(:data:`STATE_VARS`, the one place those names live), so whoever runs the graph can record and
+reset state without knowing the process kind. A kind without a builder, or a semantic Lava's
+process cannot compute, is refused with :class:`~lavabridge.errors.UnsupportedError`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lavabridge.dispatch import Table
 from lavabridge.errors import UnsupportedError
-from lavabridge.quant.qgraph import InputKind, QCubaLIF, QDense, QGraph, ResetMode
+from lavabridge.quant.qgraph import QGraph
+from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.semantics import Compare, InputKind, Reset
+
+STATE_VARS: dict[str, tuple[str, ...]] = {
+    "Dense": ("a_buff",),
+    "DelayDense": ("a_buff",),
+    "LIF": ("u", "v"),
+}
+"""Lava process class name -> the Vars that carry state from one step to the next."""
 
 
-@dataclass
-class LavaNetwork:
-    """The Lava processes of a QGraph, per layer.
+def state_vars(process: Any) -> tuple[str, ...]:
+    """The state Var names of a Lava process (also those lava-dl's netx builds)."""
+    name = type(process).__name__
+    if name not in STATE_VARS:
+        raise UnsupportedError(
+            f"Lava process {process.name!r} ({name}): its state Vars are not known",
+            node=str(process.name),
+            stage="Lava export",
+            supported=tuple(sorted(STATE_VARS)),
+        )
+    return STATE_VARS[name]
+
+
+@dataclass(frozen=True)
+class Built:
+    """One Lava process made for a QGraph node.
 
     Attributes
     ----------
-    neurons : list of LIF processes
-    synapses : list of Dense / DelayDense processes (``None`` for a bias-driven input layer)
-    recurrents : list of Dense / DelayDense processes or ``None``
-    inp : the InPort input spikes connect to (layer 0's synapse), ``None`` for bias input
+    process : the Lava process
+    in_port, out_port : its ports (a synapse takes spikes and sends currents, a neuron the reverse)
+    state : names of the Vars that hold state between steps (zeroed between samples)
+    observed : names of the Vars recorded when u/v are probed (neurons: ``("u", "v")``)
+    input_var : the Var a bias input writes per sample (neurons), else ``None``
     """
 
-    neurons: list[Any] = field(default_factory=list)
-    synapses: list[Any] = field(default_factory=list)
-    recurrents: list[Any] = field(default_factory=list)
-    inp: Any = None
+    process: Any
+    in_port: Any
+    out_port: Any
+    state: tuple[str, ...]
+    observed: tuple[str, ...] = ()
+    input_var: str | None = None
 
-    def connections(self) -> list[Any]:
-        """Every Dense / DelayDense process."""
-        return [p for p in (*self.synapses, *self.recurrents) if p is not None]
+    def var(self, name: str) -> Any:
+        """The process's Var ``name``."""
+        return getattr(self.process, name)
 
 
-def make_dense(dense: QDense, name: str) -> Any:
+def make_dense(dense: QDense, name: str) -> Built:
     """A Lava ``Dense`` (or ``DelayDense`` when ``dense`` has delays) with the exact integers."""
     from lava.proc.dense.process import DelayDense, Dense
     from lava.utils.weightutils import SignMode as LavaSignMode
@@ -54,18 +84,29 @@ def make_dense(dense: QDense, name: str) -> Any:
         "name": name,
     }
     if dense.delays is None:
-        return Dense(**kwargs)
-    return DelayDense(delays=dense.delays.astype(int), max_delay=dense.max_delay, **kwargs)
+        proc = Dense(**kwargs)
+    else:
+        proc = DelayDense(delays=dense.delays.astype(int), max_delay=dense.max_delay, **kwargs)
+    return Built(proc, proc.s_in, proc.a_out, state_vars(proc))
 
 
-def make_lif(neuron: QCubaLIF, name: str, bias_mant: np.ndarray | None = None) -> Any:
-    """A Lava ``LIF`` with Python-int decays/threshold (Lava keeps those objects as given)."""
+def make_lif(neuron: QCubaLIF, name: str, bias_mant: np.ndarray | None = None) -> Built:
+    """A Lava ``LIF`` with Python-int decays/threshold (Lava keeps those objects as given).
+
+    ``bias_mant`` overrides the neurons' bias mantissas (the first sample of a bias input).
+    """
     from lava.proc.lif.process import LIF
 
-    if neuron.reset != ResetMode.ZERO:
-        raise UnsupportedError(f"{name}: Lava's LIF has no reset mode {neuron.reset.value!r}")
+    if (neuron.reset, neuron.compare) != (Reset.ZERO, Compare.GT):
+        raise UnsupportedError(
+            f"{name}: Lava's LIF computes reset='zero' with compare='>', not "
+            f"reset={neuron.reset.value!r} with compare={neuron.compare.value!r}",
+            node=name,
+            stage="Lava export",
+            supported=("CubaLIF with reset='zero', compare='>'",),
+        )
     bm = neuron.bias_mant if bias_mant is None else bias_mant
-    return LIF(
+    proc = LIF(
         shape=(neuron.size,),
         du=int(neuron.du),
         dv=int(neuron.dv),
@@ -74,6 +115,58 @@ def make_lif(neuron: QCubaLIF, name: str, bias_mant: np.ndarray | None = None) -
         bias_exp=neuron.bias_exp.astype(np.int32),
         name=name,
     )
+    return Built(proc, proc.a_in, proc.s_out, state_vars(proc), ("u", "v"), "bias_mant")
+
+
+SYNAPSES: Table[Callable[[Any, str], Built]] = Table("Lava export", {QDense: make_dense})
+NEURONS: Table[Callable[[Any, str, np.ndarray | None], Built]] = Table(
+    "Lava export", {QCubaLIF: make_lif}
+)
+
+
+@dataclass
+class LavaLayer:
+    """The processes of one QGraph layer (``synapse`` is ``None`` for a bias-driven input layer)."""
+
+    name: str
+    neuron: Built
+    synapse: Built | None = None
+    recurrent: Built | None = None
+
+    def built(self) -> Iterator[Built]:
+        """Every process of the layer, neuron first."""
+        yield self.neuron
+        yield from (b for b in (self.synapse, self.recurrent) if b is not None)
+
+
+@dataclass
+class LavaNetwork:
+    """The Lava processes of a QGraph, per layer.
+
+    ``inp`` is the InPort input spikes connect to (layer 0's synapse), ``None`` for bias input.
+    """
+
+    layers: list[LavaLayer] = field(default_factory=list)
+    inp: Any = None
+
+    @property
+    def neurons(self) -> list[Any]:
+        """The neuron process of every layer."""
+        return [layer.neuron.process for layer in self.layers]
+
+    @property
+    def synapses(self) -> list[Any]:
+        """The synapse process of every layer (``None`` for a bias-driven input layer)."""
+        return [None if ly.synapse is None else ly.synapse.process for ly in self.layers]
+
+    @property
+    def recurrents(self) -> list[Any]:
+        """The recurrent synapse process of every layer, or ``None``."""
+        return [None if ly.recurrent is None else ly.recurrent.process for ly in self.layers]
+
+    def connections(self) -> list[Any]:
+        """Every synapse process."""
+        return [p for p in (*self.synapses, *self.recurrents) if p is not None]
 
 
 def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNetwork:
@@ -84,101 +177,37 @@ def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNe
     graph : QGraph
     first_bias : array, optional
         For a bias-input graph: the initial ``bias_mant`` of layer 0 (the first sample's input).
+
+    Raises
+    ------
+    UnsupportedError
+        A node kind without a builder (names the layer and the supported kinds).
     """
     net = LavaNetwork()
     prev_out = None
     for i, layer in enumerate(graph.layers):
+        where = f"layer {i} '{layer.name}'"
         init_bias = first_bias if (i == 0 and graph.input_kind == InputKind.BIAS) else None
-        lif = make_lif(layer.neuron, f"{layer.name}.lif", init_bias)
-        syn = None
-        if layer.synapse is not None:
-            syn = make_dense(layer.synapse, f"{layer.name}.dense")
-            if prev_out is None:
-                net.inp = syn.s_in
-            else:
-                prev_out.connect(syn.s_in)
-            syn.a_out.connect(lif.a_in)
-        rec = None
-        if layer.recurrent is not None:
-            rec = make_dense(layer.recurrent, f"{layer.name}.recurrent")
-            lif.s_out.connect(rec.s_in)
-            rec.a_out.connect(lif.a_in)
-        net.neurons.append(lif)
-        net.synapses.append(syn)
-        net.recurrents.append(rec)
-        prev_out = lif.s_out
-    return net
-
-
-@dataclass
-class StreamingGraph:
-    """A network plus lavabridge's streaming I/O, and the files they share with the host."""
-
-    network: LavaNetwork
-    source: Any  # MemSource or None (bias input)
-    recorders: list[Any]
-    taps: list[Any]
-    files: dict[str, Path]
-    capacity: int  # samples per file
-
-    def entry(self) -> Any:
-        """A process to call ``run`` on (any process of the connected graph)."""
-        return self.source if self.source is not None else self.network.neurons[0]
-
-
-def _memfile(path: Path, rows: int, width: int) -> Path:
-    np.memmap(path, dtype=np.int32, mode="w+", shape=(rows, width)).flush()
-    return path
-
-
-def build_streaming_graph(
-    graph: QGraph,
-    num_steps: int,
-    capacity: int,
-    workdir: Path,
-    *,
-    probe_uv: bool = False,
-    first_bias: np.ndarray | None = None,
-) -> StreamingGraph:
-    """Build the network and the I/O around it; files of ``capacity`` samples live in ``workdir``."""
-    from lavabridge.processes.memsource.process import MemSource
-    from lavabridge.processes.recorder.process import SpikeRecorder
-    from lavabridge.processes.statetap.process import StateTap
-
-    T = num_steps
-    rows = capacity * T
-    net = build_network(graph, first_bias)
-    files: dict[str, Path] = {}
-    source = None
-    taps: list[Any] = []
-    if graph.input_kind == InputKind.SPIKES:
-        files["input"] = _memfile(workdir / "input.i32", rows, graph.n_in)
-        source = MemSource(shape=(graph.n_in,), path=str(files["input"]), capacity=rows)
-        source.s_out.connect(net.inp)
-    else:
-        # one spare row: the next call's first sample is loaded while the current one runs
-        files["bias"] = _memfile(workdir / "bias.i32", capacity + 1, graph.n_in)
-        taps.append(
-            StateTap(
-                var=net.neurons[0].bias_mant,
-                period=T,
-                load_path=str(files["bias"]),
-                load_rows=capacity + 1,
-            )
+        lif = NEURONS.of(layer.neuron, f"{where} neuron")(
+            layer.neuron, f"{layer.name}.lif", init_bias
         )
-    recorders = []
-    for i, (layer, lif) in enumerate(zip(graph.layers, net.neurons, strict=True)):
-        files[f"spikes_{i}"] = _memfile(workdir / f"spikes_{i}.i32", rows, layer.size)
-        rec = SpikeRecorder(shape=(layer.size,), path=str(files[f"spikes_{i}"]), capacity=rows)
-        lif.s_out.connect(rec.a_in)
-        recorders.append(rec)
-        for var_name in ("u", "v"):
-            record: dict[str, Any] = {}
-            if probe_uv:
-                files[f"{var_name}_{i}"] = _memfile(
-                    workdir / f"{var_name}_{i}.i32", rows, layer.size
-                )
-                record = {"record_path": str(files[f"{var_name}_{i}"]), "record_capacity": rows}
-            taps.append(StateTap(var=getattr(lif, var_name), period=T, **record))
-    taps.extend(StateTap(var=conn.a_buff, period=T) for conn in net.connections())
-    return StreamingGraph(net, source, recorders, taps, files, capacity)
+        built = LavaLayer(layer.name, lif)
+        if layer.synapse is not None:
+            syn = SYNAPSES.of(layer.synapse, f"{where} synapse")(
+                layer.synapse, f"{layer.name}.dense"
+            )
+            if prev_out is None:
+                net.inp = syn.in_port
+            else:
+                prev_out.connect(syn.in_port)
+            syn.out_port.connect(lif.in_port)
+            built.synapse = syn
+        if layer.recurrent is not None:
+            make = SYNAPSES.of(layer.recurrent, f"{where} recurrent")
+            rec = make(layer.recurrent, f"{layer.name}.recurrent")
+            lif.out_port.connect(rec.in_port)
+            rec.out_port.connect(lif.in_port)
+            built.recurrent = rec
+        net.layers.append(built)
+        prev_out = lif.out_port
+    return net

@@ -9,8 +9,10 @@ The file is what ``lava.lib.dl.netx.hdf5.Network`` (lava-dl 0.6.0) reads (layout
 * ``neuron``: ``type = CUBA``, ``iDecay = du + 1``, ``vDecay = dv``, ``vThMant = vth``.
 
 Every connection is checked by building what netx will build from the stored integers
-(:func:`lavabridge.importers.netx.netx_dense`: ``optimize_weight_bits``, sign mode re-inferred and
-weights clipped by Lava's Dense) and requiring the same Dense output for every binary input. netx
+(:func:`lavabridge.formats.netx.netx_dense`: ``optimize_weight_bits``, sign mode re-inferred and
+weights clipped by Lava's Dense) and requiring the same Dense output for every binary input.
+Two dispatch tables pick the writer of each node kind: :data:`SYNAPSES` (:class:`QDense` ->
+``dense`` / ``dense_rec``) and :data:`NEURONS` (:class:`QCubaLIF` -> a ``CUBA`` neuron group). netx
 stores integers, so ``R = W_eff · 2^weight_exp`` must be integral; Lava then computes
 ``floor(R' @ s)`` per delay bucket with ``R' = W_eff' · 2^weight_exp'`` of netx's Dense, and::
 
@@ -23,6 +25,7 @@ Anything else raises :class:`UnsupportedError` naming the layer: see :func:`netx
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,13 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.dispatch import Table
 from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
-from lavabridge.importers.netx import NETX_BIAS_EXP, netx_dense
-from lavabridge.quant.qgraph import InputKind, QCubaLIF, QDense, QGraph, QLayer
-from lavabridge.quant.target import LOIHI2
+from lavabridge.formats.netx import NETX_BIAS_EXP, NETX_MAX_DELAY, netx_dense
+from lavabridge.quant.qgraph import QGraph, QLayer
+from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.semantics import Compare, InputKind, Reset
+from lavabridge.target import LOIHI2
 
 IntArray = npt.NDArray[np.int64]
 
@@ -58,7 +64,8 @@ def netx_limits() -> tuple[str, ...]:
         f"of 64 with bias / 64 in the 13-bit mantissa range [{lo}, {hi}]",
         f"bias-input graphs: layer 0 needs bias_exp = {NETX_BIAS_EXP} and no recurrent connection "
         "(netx's input block has none); the input transform is metadata only",
-        "delays: at most 62 (netx clips); only ZERO reset and CUBA-LIF neurons; target LOIHI2",
+        f"delays: at most {NETX_MAX_DELAY} (netx clips); only CUBA-LIF neurons with zero reset "
+        "and '>'; target LOIHI2",
     )
 
 
@@ -97,7 +104,9 @@ def netx_weights(q: QDense, where: str) -> IntArray:
 def _check_dense(layer: QLayer, where: str) -> tuple[IntArray, IntArray | None, IntArray | None]:
     """``(weight, weight_rec, delay)`` to store, after proving netx rebuilds the same function."""
     syn, rec = layer.synapse, layer.recurrent
-    assert syn is not None  # only a bias-input layer 0 has none; handled by the caller
+    if not isinstance(syn, QDense) or not isinstance(rec, (QDense, type(None))):
+        raise UnsupportedError(f"{where}: netx dense layers hold Dense synapses only",
+                               node=where, stage="netx writer", supported=("Dense",))  # fmt: skip
     w = netx_weights(syn, f"{where} synapse")
     w_rec = None if rec is None else netx_weights(rec, f"{where} recurrent")
     delay = syn.delays if syn.delays is not None else (None if rec is None else rec.delays)
@@ -134,10 +143,11 @@ def _why(where: str, orig: QDense, built: QDense, delayed_rec: bool) -> str:
 def _bias_mantissa(neuron: QCubaLIF, where: str) -> IntArray:
     """``bias_mant << bias_exp`` as a mantissa at netx's fixed ``bias_exp = 6``."""
     eff = neuron.effective_bias()
-    if np.any(eff % (1 << NETX_BIAS_EXP)):
+    unit = 1 << NETX_BIAS_EXP
+    if np.any(eff % unit):
         raise UnsupportedError(
             f"{where}: bias_mant << bias_exp is not a multiple of 2^{NETX_BIAS_EXP} for "
-            f"{int(np.count_nonzero(eff % 64))} neuron(s); netx fixes bias_exp = {NETX_BIAS_EXP}"
+            f"{int(np.count_nonzero(eff % unit))} neuron(s); netx fixes bias_exp = {NETX_BIAS_EXP}"
         )
     mant = eff >> NETX_BIAS_EXP
     lo, hi = LOIHI2.bias_mant_range
@@ -149,43 +159,67 @@ def _bias_mantissa(neuron: QCubaLIF, where: str) -> IntArray:
     return mant
 
 
-def _neuron_items(neuron: QCubaLIF) -> dict[str, Any]:
+def _cuba_items(neuron: QCubaLIF, where: str) -> dict[str, Any]:
+    """The ``neuron`` group of a CUBA-LIF population (netx's CUBA: zero reset, ``>``)."""
+    if (neuron.reset, neuron.compare) != (Reset.ZERO, Compare.GT):
+        raise UnsupportedError(
+            f"{where}: netx's CUBA neurons reset to zero and compare with '>', not "
+            f"reset={neuron.reset.value!r} with compare={neuron.compare.value!r}",
+            node=where, stage="netx writer", supported=("CubaLIF with reset='zero', compare='>'",),
+        )  # fmt: skip
     return {
         "type": np.bytes_(b"CUBA"),
-        "iDecay": np.int64(neuron.du + 1),
+        "iDecay": np.int64(neuron.du + LOIHI2.ds_offset),
         "vDecay": np.int64(neuron.dv),
         "vThMant": np.int64(neuron.vth),
     }
+
+
+def _dense_layer_items(layer: QLayer, where: str) -> dict[str, Any]:
+    """``type`` / ``weight`` / ``weight_rec`` / ``delay`` / ``bias`` of a dense layer."""
+    w, w_rec, delay = _check_dense(layer, where)
+    items: dict[str, Any] = {
+        "type": np.array([b"dense_rec" if w_rec is not None else b"dense"], "S10"),
+        "weight": w.astype(np.float32),  # |w| <= 2^15: exact in float32, as slayer writes
+    }
+    if w_rec is not None:
+        items["weight_rec"] = w_rec.astype(np.float32)
+    if delay is not None:
+        items["delay"] = delay.astype(np.float32)
+    if isinstance(layer.neuron, QCubaLIF):
+        bias = _bias_mantissa(layer.neuron, where)
+        if np.any(bias):
+            items["bias"] = bias.astype(np.float32)
+    return items
+
+
+SYNAPSES: Table[Callable[[QLayer, str], dict[str, Any]]] = Table(
+    "netx writer", {QDense: _dense_layer_items}
+)
+NEURONS: Table[Callable[[Any, str], dict[str, Any]]] = Table("netx writer", {QCubaLIF: _cuba_items})
 
 
 def _layer_items(graph: QGraph, i: int, transform: dict[str, int] | None) -> dict[str, Any]:
     """Datasets of ``/layer/<i>`` (``neuron`` as a nested dict), after every exactness check."""
     layer = graph.layers[i]
     where = f"layer {i} '{layer.name}'"
+    neuron = NEURONS.of(layer.neuron, f"{where} neuron")(layer.neuron, where)
     items: dict[str, Any] = {"shape": np.array([layer.size], np.int64)}
     if layer.synapse is None:  # bias-input layer 0
         if layer.recurrent is not None:
             raise UnsupportedError(f"{where}: netx's input layer has no recurrent connection")
-        if np.any(layer.neuron.bias_exp != NETX_BIAS_EXP):
+        bias_exp = getattr(layer.neuron, "bias_exp", np.zeros(0, np.int64))
+        if np.any(bias_exp != NETX_BIAS_EXP):
             raise UnsupportedError(
                 f"{where}: the input layer's bias_exp must be {NETX_BIAS_EXP} (netx fixes it), "
-                f"got {sorted(set(layer.neuron.bias_exp.tolist()))}"
+                f"got {sorted(set(bias_exp.tolist()))}"
             )
         items["type"] = np.array([b"input"], "S10")
         for key, value in (transform or {}).items():
             items[key] = np.array([value], np.float32)
     else:
-        w, w_rec, delay = _check_dense(layer, where)
-        items["type"] = np.array([b"dense_rec" if w_rec is not None else b"dense"], "S10")
-        items["weight"] = w.astype(np.float32)  # |w| <= 2^15: exact in float32, as slayer writes
-        if w_rec is not None:
-            items["weight_rec"] = w_rec.astype(np.float32)
-        if delay is not None:
-            items["delay"] = delay.astype(np.float32)
-        bias = _bias_mantissa(layer.neuron, where)
-        if np.any(bias):
-            items["bias"] = bias.astype(np.float32)
-    items["neuron"] = _neuron_items(layer.neuron)
+        items.update(SYNAPSES.of(layer.synapse, f"{where} synapse")(layer, where))
+    items["neuron"] = neuron
     return items
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from lavabridge.errors import LavaBridgeError, ModelFileError
+from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError
 
 T = TypeVar("T")
 
@@ -77,6 +77,8 @@ def read_archive(
     ModelFileError
         Missing or unreadable file, a bare ``.npy``, a foreign or newer archive, a damaged or
         incomplete archive, or values ``build``'s validation refuses (``LavaBridgeError``).
+    UnsupportedError
+        The file holds a node kind this version of lavabridge does not know.
     """
     p = Path(path)
     if not p.is_file():
@@ -88,7 +90,7 @@ def read_archive(
                 raise ModelFileError(f"{p}: not a lavabridge {what} file (a bare .npy array)")
             with npz:
                 return build(npz, _read_meta(npz, p, format_name, version, what))
-    except ModelFileError:
+    except (ModelFileError, UnsupportedError):  # a kind this version does not know stays typed
         raise
     except LavaBridgeError as exc:  # ValidationError from the model's own checks
         raise ModelFileError(f"{p}: invalid {what}: {exc}") from exc

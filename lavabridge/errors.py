@@ -6,6 +6,8 @@ act on one line of output. All inherit from :class:`LavaBridgeError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LavaBridgeError(Exception):
     """Base class of every error lavabridge raises on purpose."""
@@ -35,7 +37,31 @@ class UnsupportedError(LavaBridgeError, NotImplementedError):
     """A construct exists in the source but this path cannot express it exactly.
 
     Raised instead of dropping or approximating a semantic silently.
+
+    Parameters
+    ----------
+    message : str
+        What is refused, and what to do instead.
+    node : str, optional
+        The node, layer or module it concerns (e.g. ``"node 'fc1' (Dense)"``).
+    stage : str, optional
+        The stage that refuses (e.g. ``"golden emulator"``, ``"netx writer"``).
+    supported : sequence of str
+        What that stage supports instead (e.g. the node kinds of its dispatch table).
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node: str | None = None,
+        stage: str | None = None,
+        supported: Sequence[str] = (),
+    ) -> None:
+        self.node = node
+        self.stage = stage
+        self.supported = tuple(supported)
+        super().__init__(message)
 
 
 class InputError(LavaBridgeError, ValueError):

@@ -1,12 +1,23 @@
 """The main job: train an SNN, quantize it, deploy it on Lava, and compare the three oracles.
 
-:func:`run_pipeline` does it end to end and writes a report (``report.json``), the artifacts of
-every stage and a raster plot into ``out_dir``; each stage is also a function of its own.
+:func:`run_pipeline` does it end to end; each stage is also a function of its own, working on one
+run directory::
+
+    pipeline.json       the configuration (stage_train writes it, the later stages read it)
+    model.pt, model.lbir, train.json          stage_train: torch state, float IR, training summary
+    model.lbq, quant_report.json              stage_quantize: QGraph (with its input encoding)
+    model.net                                 stage_export: lava-dl netx, where netx can express it
+    report.json, report.md, *.png             stage_verify: the VerifyReport (lavabridge.verify)
+    stages.json                               run_pipeline: stage timings and artifact paths
+
+The verify stage is :func:`lavabridge.verify.verify` on the encoded test split: its
+``report.json`` has the one VerifyReport schema (``"schema": "lavabridge.verify-report"``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,15 +28,19 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from lavabridge import ir
+from lavabridge.coding import rate_encode
 from lavabridge.data import Dataset, load_dataset
-from lavabridge.errors import ModelFileError, ValidationError
-from lavabridge.golden import emulate
-from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, predict_by_count, rate_encode, trace
+from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
+from lavabridge.exporters.netx import write_netx
+from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, trace
+from lavabridge.nn.qat import enable_qat
 from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit, identity_encoder
-from lavabridge.quant.ptq import InputEncoding, QuantPolicy, QuantReport, quantize
+from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
-from lavabridge.recording import Recording
-from lavabridge.reference import interpret
+from lavabridge.quant.report import QuantPolicy, QuantReport
+from lavabridge.quant.serialize import load_qgraph, save_qgraph
+from lavabridge.verify import VerifyReport, verify, write_report
 
 TEST_SEED_OFFSET = 1_000_003
 CALIB_SEED_OFFSET = 2_000_003
@@ -109,22 +124,18 @@ def calibration_input(ds: Dataset, cfg: PipelineConfig) -> np.ndarray:
     return rate_encode(x, cfg.num_steps, cfg.seed + CALIB_SEED_OFFSET)
 
 
-def deployed_input(run_dir: str | Path, cfg: PipelineConfig, x: np.ndarray) -> np.ndarray:
-    """What the golden emulator and Lava take for the float input ``x`` of this run."""
-    if cfg.encoding != "current":
+def deployed_input(qgraph: QGraph, x: np.ndarray) -> np.ndarray:
+    """What the golden emulator and Lava take for the float input ``x``: the spikes themselves,
+    or, for a bias-input model, ``x`` through the model's own ``InputEncoding``."""
+    if qgraph.input_encoding is None:
         return x
-    data = json.loads((Path(run_dir) / "quant_report.json").read_text())["input_encoding"]
-    return InputEncoding(data["scale"], data["bias_exp"], data["gain"], tuple(data["bias"])).encode(
-        x
-    )
+    return qgraph.input_encoding.encode(x, qgraph.target)
 
 
 def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResult]:
     """Build and train the model on ``ds`` (rate-coded, fresh spikes every epoch)."""
     net = build_model(ds.num_features, ds.num_classes, cfg)
     if cfg.qat:
-        from lavabridge.quant.qat import enable_qat
-
         enable_qat(net)
     tcfg = TrainConfig(
         epochs=cfg.epochs,
@@ -139,16 +150,6 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
     encoder = identity_encoder if cfg.encoding == "current" else default_encoder(cfg.num_steps)
     result = fit(net, ds.x_train, ds.y_train, encoder, tcfg)
     return net.cpu(), result
-
-
-def spike_agreement(a: Recording, b: Recording) -> list[float]:
-    """Per layer: fraction of (sample, step, neuron) entries where both emit the same spike bit."""
-    return [float(np.mean(x == y)) for x, y in zip(a.spikes, b.spikes, strict=True)]
-
-
-def accuracy(rec: Recording, labels: npt.NDArray[np.int64]) -> float:
-    """Classification accuracy by output spike count (ties: earliest first spike)."""
-    return float(np.mean(predict_by_count(rec.spikes[-1]) == labels))
 
 
 CONFIG_FILE = "pipeline.json"
@@ -176,10 +177,16 @@ def load_config(run_dir: str | Path) -> PipelineConfig:
         raise ModelFileError(f"{path}: not a lavabridge run configuration ({exc})") from exc
 
 
-def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
-    """Train; write ``model.pt`` (torch state), ``model.lbir`` (float IR) and ``pipeline.json``."""
-    from lavabridge import ir
+def _write_json(path: Path, data: Any) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
 
+
+def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
+    """Train; write ``model.pt`` (torch state), ``model.lbir`` (float IR), ``train.json`` and
+    ``pipeline.json``."""
     out = Path(cfg.out_dir)
     save_config(cfg, out)
     ds = load_dataset(cfg.dataset, cfg.data_dir)
@@ -188,7 +195,7 @@ def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
     torch.save(net.state_dict(), out / "model.pt")
     graph = trace(net, name=f"{cfg.dataset}-snn")
     ir.save(graph, out / "model.lbir")
-    return {
+    info = {
         "seconds": time.perf_counter() - t0,
         "epochs": cfg.epochs,
         "final_loss": trained.losses[-1],
@@ -196,13 +203,12 @@ def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
         "device": trained.device,
         "float_ir": str(out / "model.lbir"),
     }
+    _write_json(out / "train.json", info)
+    return info
 
 
 def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
     """Quantize ``model.lbir``; write ``model.lbq`` and ``quant_report.json``."""
-    from lavabridge import ir
-    from lavabridge.quant.serialize import save_qgraph
-
     cfg = load_config(run_dir)
     out = Path(run_dir)
     graph = ir.load(out / "model.lbir")
@@ -211,16 +217,12 @@ def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
     policy = QuantPolicy.netx() if cfg.netx_compatible else QuantPolicy()
     qgraph, report = quantize(graph, calib, num_steps=cfg.num_steps, policy=policy)
     save_qgraph(qgraph, out / "model.lbq")
-    (out / "quant_report.json").write_text(json.dumps(report.to_dict(), indent=2))
+    _write_json(out / "quant_report.json", report.to_dict())
     return qgraph, report
 
 
 def stage_export(run_dir: str | Path) -> dict[str, str]:
     """Write the quantized model as a lava-dl netx file (``model.net``) where netx can express it."""
-    from lavabridge.errors import UnsupportedError
-    from lavabridge.exporters.netx import write_netx
-    from lavabridge.quant.serialize import load_qgraph
-
     out = Path(run_dir)
     qgraph = load_qgraph(out / "model.lbq")
     try:
@@ -230,71 +232,67 @@ def stage_export(run_dir: str | Path) -> dict[str, str]:
     return {"netx": str(out / "model.net")}
 
 
-def stage_verify(run_dir: str | Path, *, lava: bool = True) -> dict[str, Any]:
-    """Run float / golden / Lava on the test split; write ``report.json`` and ``raster.png``."""
-    from lavabridge import ir
-    from lavabridge.exporters.lava_session import LavaSession
-    from lavabridge.plots import raster_comparison
-    from lavabridge.quant.serialize import load_qgraph
+def verify_run(
+    run_dir: str | Path, *, lava: bool = True, probe_uv: bool = True, progress: bool | None = None
+) -> VerifyReport:
+    """:func:`lavabridge.verify.verify` on a run directory's model and encoded test split.
 
+    The float reference is ``model.lbir`` (on the graded input for direct current encoding), the
+    labels are the test labels, Lava runs the first ``lava_samples`` samples.
+    """
     cfg = load_config(run_dir)
     out = Path(run_dir)
-    graph = ir.load(out / "model.lbir")
+    for name in ("model.lbq", "model.lbir"):
+        if not (out / name).is_file():
+            raise ModelFileError(f"{out / name}: missing (run `lavabridge quantize {out}` first)")
     qgraph = load_qgraph(out / "model.lbq")
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     x, y = encoded_test_split(ds, cfg)
-    xq = deployed_input(out, cfg, x)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    float_rec = interpret(graph, x, num_steps=cfg.num_steps)
-    timings["float"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    golden = emulate(qgraph, xq, num_steps=cfg.num_steps)
-    timings["golden"] = time.perf_counter() - t0
-    report: dict[str, Any] = {
-        "dataset": ds.name,
-        "n_test": len(y),
-        "num_steps": cfg.num_steps,
-        "architecture": [qgraph.n_in, *qgraph.sizes],
-        "float_accuracy": accuracy(float_rec, y),
-        "golden_accuracy": accuracy(golden, y),
-        "float_golden_spike_agreement": spike_agreement(float_rec, golden),
-    }
-    recordings = {"float": float_rec, "golden": golden}
-    if lava:
-        n = len(y) if cfg.lava_samples is None else min(cfg.lava_samples, len(y))
-        t0 = time.perf_counter()
-        with LavaSession(qgraph, cfg.num_steps, chunk=cfg.lava_chunk, progress=cfg.progress) as s:
-            lava_rec = s.run(xq[:n])
-        timings["lava"] = time.perf_counter() - t0
-        golden_n = golden.select(slice(0, n))
-        mismatch = golden_n.first_mismatch(lava_rec)
-        report["lava_samples"] = n
-        report["lava_accuracy"] = accuracy(lava_rec, y[:n])
-        report["lava_golden_bit_exact"] = mismatch is None
-        report["lava_golden_first_mismatch"] = None if mismatch is None else asdict(mismatch)
-        report["lava_timings_s"] = lava_rec.timings
-        if n < len(y):  # accuracies of the other oracles on the same samples, for a fair delta
-            report["float_accuracy_lava_samples"] = accuracy(float_rec.select(slice(0, n)), y[:n])
-            report["golden_accuracy_lava_samples"] = accuracy(golden_n, y[:n])
-        recordings["lava"] = lava_rec
-    report["timings_s"] = timings
-    shown = {k: recordings[k] for k in ("float", "lava" if lava else "golden")}
-    report["raster_png"] = str(
-        raster_comparison(
-            shown, out / "raster.png", sample=0, input_spikes=x if x.ndim == 3 else None,
-            title=f"{ds.name}: test sample 0 (label {int(y[0])}), float vs deployed",
-        )
-    )  # fmt: skip
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    try:
+        xq = deployed_input(qgraph, x)
+    except InputError as exc:
+        raise InputError(
+            f"{out / 'model.lbq'}: the test split does not fit its encoding: {exc}"
+        ) from exc
+    return verify(
+        qgraph,
+        xq,
+        labels=y,
+        float_model=out / "model.lbir",
+        float_input=x if qgraph.input_encoding is not None else None,
+        num_steps=cfg.num_steps,
+        lava=lava,
+        lava_samples=cfg.lava_samples,
+        probe_uv=probe_uv,
+        chunk=cfg.lava_chunk,
+        progress=cfg.progress if progress is None else progress,
+    )
+
+
+def stage_verify(run_dir: str | Path, *, lava: bool = True) -> VerifyReport:
+    """Verify the run (:func:`verify_run`); write ``report.json``, ``report.md`` and the plots
+    into the run directory."""
+    report = verify_run(run_dir, lava=lava)
+    write_report(report, run_dir)
     return report
 
 
-def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
-    """All stages: train -> quantize -> export -> verify. Returns (and writes) ``report.json``.
+@dataclass(frozen=True)
+class PipelineResult:
+    """What :func:`run_pipeline` did: the VerifyReport and the stages before it."""
 
-    ``report["timings_s"]`` holds ``train``, ``quantize``, ``export``, ``float``, ``golden`` and
-    ``lava`` wall-clock seconds.
+    report: VerifyReport
+    train: dict[str, Any]
+    quantization: QuantReport
+    artifacts: dict[str, str]
+    timings: dict[str, float]
+
+
+def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
+    """All stages: train -> quantize -> export -> verify, into ``cfg.out_dir``.
+
+    ``report.json`` there is the VerifyReport; ``stages.json`` holds the stage timings
+    (``train``, ``quantize``, ``export``, ``verify`` seconds) and the artifact paths.
     """
     out = Path(cfg.out_dir)
     t0 = time.perf_counter()
@@ -302,22 +300,16 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
     t1 = time.perf_counter()
     _, qreport = stage_quantize(out)
     t2 = time.perf_counter()
-    artifacts = stage_export(out)
-    t3 = time.perf_counter()
-    report = stage_verify(out, lava=cfg.lava)
-    report["train"] = train_info
-    report["quantization"] = qreport.to_dict()
-    report["artifacts"] = {
+    artifacts = {
         "float_model": str(out / "model.pt"),
         "float_ir": str(out / "model.lbir"),
         "qgraph": str(out / "model.lbq"),
-        **artifacts,
+        **stage_export(out),
+        "report": str(out / "report.json"),
     }
-    report["timings_s"] = {
-        "train": t1 - t0,
-        "quantize": t2 - t1,
-        "export": t3 - t2,
-        **report["timings_s"],
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
+    t3 = time.perf_counter()
+    report = stage_verify(out, lava=cfg.lava)
+    timings = {"train": t1 - t0, "quantize": t2 - t1, "export": t3 - t2,
+               "verify": time.perf_counter() - t3}  # fmt: skip
+    _write_json(out / "stages.json", {"timings_s": timings, "artifacts": artifacts})
+    return PipelineResult(report, train_info, qreport, artifacts, timings)

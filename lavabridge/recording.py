@@ -26,8 +26,26 @@ from lavabridge.errors import InputError, ModelFileError
 
 
 @dataclass(frozen=True)
+class Difference:
+    """Where two recordings differ first, and what differs there.
+
+    Ordered by layer (a divergence only propagates forward, so the lowest layer holds the cause),
+    then time step, then sample, then neuron; spikes, u and v count alike. ``quantities`` lists
+    what differs at that entry (``"spikes"``, ``"u"``, ``"v"``); ``others_at_step`` counts the
+    other (sample, neuron) entries of that layer differing at the same step.
+    """
+
+    layer: int
+    sample: int  # row of the recordings
+    step: int  # 0-based index t (Lava time step t + 1)
+    neuron: int
+    quantities: tuple[str, ...]
+    others_at_step: int
+
+
+@dataclass(frozen=True)
 class Mismatch:
-    """The first place two recordings differ (in layer, then time, then sample, then neuron order)."""
+    """The first difference of :meth:`Recording.first_mismatch`, with both values."""
 
     what: str  # "spikes", "u" or "v"
     layer: int
@@ -43,6 +61,53 @@ class Mismatch:
             f"t={self.step} (Lava step {self.step + 1}), neuron {self.neuron}: "
             f"{self.left} != {self.right}"
         )
+
+
+def check_comparable(a: Recording, b: Recording) -> None:
+    """Raise :class:`InputError` unless both hold the same layers with the same spike shapes."""
+    if a.num_layers != b.num_layers:
+        raise InputError(f"recordings have {a.num_layers} and {b.num_layers} layers")
+    for i, (x, y) in enumerate(zip(a.spikes, b.spikes, strict=True)):
+        if x.shape != y.shape:
+            raise InputError(f"layer {i}: spike shapes differ: {x.shape} != {y.shape}")
+
+
+def quantity_pairs(
+    a: Recording, b: Recording, *, states: bool = True
+) -> list[tuple[str, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
+    """``[("spikes", a, b), ("u", ...), ("v", ...)]``: u and v where both hold them."""
+    pairs: list[tuple[str, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = [
+        ("spikes", a.spikes, b.spikes)
+    ]
+    if states and a.u is not None and b.u is not None:
+        pairs.append(("u", a.u, b.u))
+    if states and a.v is not None and b.v is not None:
+        pairs.append(("v", a.v, b.v))
+    return pairs
+
+
+def first_difference(a: Recording, b: Recording, *, states: bool = True) -> Difference | None:
+    """The first :class:`Difference` of spikes (and u, v where both hold them), or ``None``."""
+    check_comparable(a, b)
+    pairs = quantity_pairs(a, b, states=states)
+    for layer in range(a.num_layers):
+        masks = {}
+        for what, x, y in pairs:
+            if x[layer].shape != y[layer].shape:
+                raise InputError(f"{what} of layer {layer}: shapes {x[layer].shape} != "
+                                 f"{y[layer].shape}")  # fmt: skip
+            masks[what] = x[layer].astype(np.int64) != y[layer].astype(np.int64)
+        diff = np.logical_or.reduce(list(masks.values()))
+        per_step = diff.any(axis=(0, 2))
+        if not per_step.any():
+            continue
+        t = int(np.argmax(per_step))
+        at_t = diff[:, t, :]
+        row = int(np.argmax(at_t.any(axis=1)))
+        n = int(np.argmax(at_t[row]))
+        what_differs = tuple(w for w, m in masks.items() if m[row, t, n])
+        return Difference(layer, row, t, n, what_differs, int(at_t.sum()) - 1)
+    return None
 
 
 @dataclass(frozen=True)
@@ -114,33 +179,18 @@ class Recording:
         return [int(s.sum()) for s in self.spikes]
 
     def first_mismatch(self, other: Recording, *, states: bool = True) -> Mismatch | None:
-        """The first difference to ``other`` (spikes, then u, then v per layer), or ``None``.
+        """The first difference to ``other`` (see :func:`first_difference`), or ``None``.
 
         u/v are compared only when ``states`` and both recordings hold them.
         """
-        if len(self.spikes) != len(other.spikes):
-            raise InputError(f"layer counts differ: {len(self.spikes)} != {len(other.spikes)}")
-        kinds: list[tuple[str, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = [
-            ("spikes", self.spikes, other.spikes)
-        ]
-        if states and self.u is not None and other.u is not None:
-            kinds.append(("u", self.u, other.u))
-        if states and self.v is not None and other.v is not None:
-            kinds.append(("v", self.v, other.v))
-        for layer in range(len(self.spikes)):
-            for what, mine, theirs in kinds:
-                a, b = mine[layer], theirs[layer]
-                if a.shape != b.shape:
-                    raise InputError(f"{what} of layer {layer}: shapes {a.shape} != {b.shape}")
-                diff = np.argwhere(a.astype(np.int64) != b.astype(np.int64))
-                if diff.size:
-                    # order by time step first: the earliest divergence is the informative one
-                    b_i, t_i, n_i = min(map(tuple, diff), key=lambda x: (x[1], x[0], x[2]))
-                    return Mismatch(
-                        what, layer, int(b_i), int(t_i), int(n_i), int(a[b_i, t_i, n_i]),
-                        int(b[b_i, t_i, n_i]),
-                    )  # fmt: skip
-        return None
+        d = first_difference(self, other, states=states)
+        if d is None:
+            return None
+        what = d.quantities[0]
+        mine = dict((w, x) for w, x, _ in quantity_pairs(self, other))[what][d.layer]
+        theirs = dict((w, y) for w, _, y in quantity_pairs(self, other))[what][d.layer]
+        at = (d.sample, d.step, d.neuron)
+        return Mismatch(what, d.layer, d.sample, d.step, d.neuron, int(mine[at]), int(theirs[at]))
 
     def identical(self, other: Recording, *, states: bool = True) -> bool:
         """True when spikes (and u/v where both have them) are equal everywhere."""

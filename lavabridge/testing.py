@@ -22,11 +22,14 @@ from pathlib import Path
 
 import numpy.typing as npt
 
-from lavabridge.errors import ModelFileError
+from lavabridge.backends.golden import emulate
+from lavabridge.errors import InputError, ModelFileError
+from lavabridge.importers.load import load_model
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.verify.compare import first_divergence
 from lavabridge.verify.report import VerificationError, VerifyReport
+from lavabridge.verify.run import verify
 
 __all__ = [
     "SpikeSnapshot",
@@ -70,8 +73,6 @@ def assert_bit_exact(
     VerificationError
         An ``AssertionError`` naming the first divergence.
     """
-    from lavabridge.verify.run import verify
-
     report = verify(
         model, inputs, num_steps=num_steps, probe_uv=probe_uv, chunk=chunk, lava_graph=lava_graph
     )
@@ -102,10 +103,7 @@ def _spikes_of(
     if isinstance(model_or_recording, Recording):
         return model_or_recording
     if inputs is None:
-        raise ValueError("inputs are required when a model (not a Recording) is given")
-    from lavabridge.golden import emulate
-    from lavabridge.quant.serialize import load_model
-
+        raise InputError("inputs are required when a model (not a Recording) is given")
     graph = (
         model_or_recording
         if isinstance(model_or_recording, QGraph)

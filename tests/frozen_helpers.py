@@ -13,6 +13,9 @@ produces now with it:
 
 The snapshots were written once, at main de2cdde, before any code was moved
 (``LAVABRIDGE_WRITE_FROZEN=1 pytest tests/test_frozen.py``); a missing snapshot fails.
+
+:data:`INTENDED_CHANGES` lists, value by value, what an issue asked to change on purpose (old value
+-> new value); nothing else may differ.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ FROZEN_DIR = Path(__file__).resolve().parent / "frozen"
 DIGEST_BYTES = 1 << 16
 _SCALARS = (str, int, float, bool, type(None))
 _WRITE = os.environ.get("LAVABRIDGE_WRITE_FROZEN") == "1"
+
+_DEFAULT_POLICY = {"policy/allow_approximations": (True, False)}
+INTENDED_CHANGES: dict[str, dict[str, tuple[Any, Any]]] = {
+    # issue 8: "allow_approximations=False by default" (reports record the default policy)
+    f"quant.report.{case}": _DEFAULT_POLICY
+    for case in ("default", "bias_input", "netx")
+}
 
 
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -134,7 +144,13 @@ def assert_frozen(name: str, produced: Mapping[str, Any], *, extensible: bool = 
     problems = [f"missing now: {k}" for k in missing[:10]]
     if extra and not extensible:
         problems += [f"new key: {k}" for k in extra[:10]]
+    intended = INTENDED_CHANGES.get(name, {})
     for k in sorted(set(stored) & set(produced)):
+        if k in intended:
+            old, new = intended[k]
+            assert stored[k].get("value") == old, f"{name}: {k} was not {old!r} at de2cdde"
+            assert produced[k] == new, f"{name}: {k} should now be {new!r}, got {produced[k]!r}"
+            continue
         if not _same(stored[k], produced[k]):
             problems.append(f"{k}: was {_describe(stored[k])}, now {_describe(produced[k])}")
             if len(problems) > 20:

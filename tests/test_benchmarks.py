@@ -29,8 +29,8 @@ from benchmarks.rows import (
     row_lava_stream,
 )
 from benchmarks.run import build_report, format_table, plan, run_group
-from lavabridge.golden import emulate
-from lavabridge.golden.fast import plan_layers
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.golden.ops import plan_layers
 from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 
 from qgraph_strategies import graph_and_input

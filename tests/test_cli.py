@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
+from lavabridge.backends.golden import emulate
 from lavabridge.cli import main
-from lavabridge.golden import emulate
-from lavabridge.netx_demo import mnist_net_path
+from lavabridge.data import mnist_net_path
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer, graphs_equal
 from lavabridge.quant.serialize import load_qgraph, save_qgraph
 from lavabridge.recording import Recording
@@ -300,8 +300,8 @@ def test_netx_backend_matches_golden_on_mnist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """lava-dl's own loader on Lava and lavabridge's golden emulator agree on lava-dl's net."""
+    from lavabridge.data import digit_images
     from lavabridge.importers.netx import images_to_bias, netx_input_transform
-    from lavabridge.netx_demo import digit_images
 
     net = mnist_net_path()
     images, _ = digit_images(2)

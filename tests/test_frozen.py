@@ -21,18 +21,20 @@ import torch
 from torch import nn
 
 from lavabridge import ir
-from lavabridge.exporters.lava import build_network, build_streaming_graph
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.streaming import build_streaming_graph
+from lavabridge.data import digit_images, mnist_net_path
+from lavabridge.exporters.lava import build_network
 from lavabridge.exporters.netx import write_netx
-from lavabridge.golden import emulate
 from lavabridge.importers.netx import images_to_bias, netx_input_transform, read_netx
-from lavabridge.netx_demo import digit_images, mnist_net_path
+from lavabridge.ir import interpret
 from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, rate_encode, trace
+from lavabridge.nn.qat import disable_qat, enable_qat
 from lavabridge.quant import QGraph
-from lavabridge.quant.ptq import QuantPolicy, quantize
-from lavabridge.quant.qat import disable_qat, enable_qat
+from lavabridge.quant.ptq import quantize
+from lavabridge.quant.report import QuantPolicy
 from lavabridge.quant.serialize import save_qgraph
 from lavabridge.recording import Recording
-from lavabridge.reference import interpret
 from lavabridge.verify import verify
 
 from frozen_cases import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.golden.arith import LifParams, lif_step, trunc_shift
 from lavabridge.errors import InputError, ValidationError
-from lavabridge.golden import emulate
-from lavabridge.golden.arith import LifParams, lif_step, trunc_shift
 from lavabridge.quant import LOIHI2, InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode
 
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.lava import LavaSession, run_lava
 from lavabridge.errors import InputError
-from lavabridge.exporters.lava_session import LavaSession, run_lava
-from lavabridge.golden import emulate
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer
 
 from qgraph_strategies import graph_and_input

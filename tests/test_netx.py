@@ -15,11 +15,11 @@ import h5py
 import numpy as np
 import pytest
 
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.netx_lava import run_netx
 from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.exporters.netx import netx_limits, write_netx
-from lavabridge.golden import emulate
 from lavabridge.importers.netx import images_to_bias, netx_input_transform, read_netx
-from lavabridge.importers.netx_run import run_netx
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode, graphs_equal
 
 IF_NEURON = {"type": b"CUBA", "iDecay": 4096, "vDecay": 4096, "vThMant": (1 << 18) - 1}

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from lavabridge.errors import InputError, ValidationError
+from lavabridge.ir import interpret
 from lavabridge.nn import (
     CubaLIF,
     SpikingLayer,
@@ -25,7 +26,6 @@ from lavabridge.nn import (
     to_time_major,
     trace,
 )
-from lavabridge.reference import interpret
 
 
 def _net(seed: int, n_in: int, sizes: list[int], recurrent: list[bool], cfg: dict) -> SpikingNet:

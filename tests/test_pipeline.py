@@ -78,8 +78,8 @@ def test_pipeline_with_direct_current_input(
 
 @pytest.mark.lava
 def test_netx_compatible_run_exports_a_net_that_lava_dl_runs_identically(tmp_path: Path) -> None:
-    from lavabridge.golden import emulate
-    from lavabridge.importers.netx_run import run_netx
+    from lavabridge.backends.golden import emulate
+    from lavabridge.backends.netx_lava import run_netx
     from lavabridge.quant.serialize import load_qgraph
 
     cfg = PipelineConfig(

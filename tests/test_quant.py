@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.lava import run_lava
 from lavabridge.errors import UnsupportedError, ValidationError
-from lavabridge.exporters.lava_session import run_lava
-from lavabridge.golden import emulate
-from lavabridge.ir import CubaLIF, Dense, Graph
+from lavabridge.ir import CubaLIF, Dense, Graph, interpret
 from lavabridge.nn import rate_encode
 from lavabridge.quant import SignMode
-from lavabridge.quant.ptq import QuantPolicy, quantize
-from lavabridge.reference import interpret
+from lavabridge.quant.ptq import quantize
+from lavabridge.quant.report import QuantPolicy
 
 
 def _graph(w0: np.ndarray, w1: np.ndarray, thr: float = 1.0, **neuron: object) -> Graph:
@@ -120,7 +120,7 @@ def test_qat_trains_on_the_deployed_weight_grid() -> None:
     from torch import nn
 
     from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, to_time_major, trace
-    from lavabridge.quant.qat import disable_qat, enable_qat
+    from lavabridge.nn.qat import disable_qat, enable_qat
 
     torch.manual_seed(0)
     net = SpikingNet(

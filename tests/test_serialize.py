@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from lavabridge.backends.golden import emulate
 from lavabridge.errors import ModelFileError
-from lavabridge.golden import emulate
+from lavabridge.importers.load import detect_format, load_model
 from lavabridge.quant import (
     InputKind,
     LoihiTarget,
@@ -25,14 +26,7 @@ from lavabridge.quant import (
     SignMode,
     graphs_equal,
 )
-from lavabridge.quant.serialize import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    detect_format,
-    load_model,
-    load_qgraph,
-    save_qgraph,
-)
+from lavabridge.quant.serialize import FORMAT_NAME, FORMAT_VERSION, load_qgraph, save_qgraph
 
 from qgraph_strategies import qgraphs
 
@@ -193,7 +187,7 @@ def test_netx_files_are_detected_by_signature(tmp_path: Path) -> None:
 
 
 def test_load_model_reads_lava_dl_mnist_net() -> None:
-    from lavabridge.netx_demo import mnist_net_path
+    from lavabridge.data import mnist_net_path
 
     g = load_model(mnist_net_path())
     assert g.input_kind == InputKind.BIAS

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lavabridge.golden import emulate
+from lavabridge.backends.golden import emulate
 from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.recording import Recording
 from lavabridge.testing import (

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from lavabridge import ir
-from lavabridge.cli_verify import add_verify_command
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.inputs import prepare_input
+from lavabridge.cli.verify import add_verify_command
 from lavabridge.errors import InputError, LavaBridgeError
-from lavabridge.golden import emulate
-from lavabridge.inputs import prepare_input
 from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.quant.serialize import save_qgraph
 from lavabridge.verify import VerificationError, VerifyReport, verify, write_report
@@ -366,10 +366,8 @@ def _assert_documented(data: dict) -> None:
 # ----------------------------------------------------------------------------- CLI
 def _cli(argv: list[str]) -> int:
     """``lavabridge verify`` as :func:`lavabridge.cli.main` runs it (errors -> exit code 2)."""
-    from lavabridge.cli import _positive_int
-
     parser = argparse.ArgumentParser(prog="lavabridge")
-    add_verify_command(parser.add_subparsers(dest="command", required=True), _positive_int)
+    add_verify_command(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["verify", *argv])
     try:
         return int(args.func(args))

@@ -22,7 +22,7 @@ SCRIPT = """
 import numpy as np
 import lavabridge, lavabridge.processes, lavabridge.exporters
 from lavabridge import QGraph, QLayer, QCubaLIF, QDense, emulate
-from lavabridge.exporters.lava_session import run_lava
+from lavabridge.backends.lava import run_lava
 g = QGraph(3, (QLayer("a", QCubaLIF(4, 100, 100, 10), QDense(np.arange(12).reshape(4, 3) * 9)),))
 x = (np.random.default_rng(0).random((2, 10, 3)) < 0.5).astype(np.int8)
 assert emulate(g, x, probe_uv=True).first_mismatch(run_lava(g, x, probe_uv=True)) is None

@@ -12,13 +12,17 @@ from lavabridge.data.datasets import (
     load_idx,
     load_mnist,
 )
+from lavabridge.data.lava_dl import digit_images, lava_dl_netx_dir, mnist_net_path
 
 __all__ = [
     "Dataset",
     "DatasetNotFoundError",
+    "digit_images",
+    "lava_dl_netx_dir",
     "load_dataset",
     "load_digits",
     "load_fashion_mnist",
     "load_idx",
     "load_mnist",
+    "mnist_net_path",
 ]

@@ -1,26 +1,19 @@
 """The float IR: frozen, typed nodes and a graph that describe a spiking network (and never run it).
 
-A network is a :class:`Graph` of :class:`Input`, :class:`Dense` and :class:`CubaLIF` nodes in
-discrete time (one step of latency per Dense hop, Loihi's update order; the equations are in
-:mod:`lavabridge.ir.nodes`). :meth:`Graph.layer_chain` gives the ``Input -> [Dense -> CubaLIF]*``
-structure the quantizer turns into a :class:`~lavabridge.quant.QGraph`; :func:`save` and
-:func:`load` keep a graph in one ``.npz`` file, bit for bit.
+A network is a :class:`Graph` of an :class:`Input`, synapses (:class:`Dense`) and neuron
+populations (:class:`CubaLIF`) in discrete time (one step of latency per synapse hop, Loihi's
+update order; the equations are in :mod:`lavabridge.ir.nodes`). :meth:`Graph.layer_chain` gives
+the ``Input -> [synapse -> neuron]*`` structure the quantizer turns into a
+:class:`~lavabridge.quant.QGraph`; :func:`interpret` runs a graph in float64 (the float
+reference); :func:`save` and :func:`load` keep a graph in one ``.lbir`` file, bit for bit.
 """
 
-from lavabridge.ir.graph import ChainLayer, Graph
-from lavabridge.ir.nodes import (
-    IF,
-    LIF,
-    NODE_TYPES,
-    Compare,
-    CubaLIF,
-    Dense,
-    Input,
-    InputMode,
-    Node,
-    Reset,
-)
+from lavabridge.ir.chain import ChainLayer
+from lavabridge.ir.graph import Graph
+from lavabridge.ir.interpret import interpret
+from lavabridge.ir.nodes import IF, LIF, NODE_TYPES, CubaLIF, Dense, Input, Neuron, Node, Synapse
 from lavabridge.ir.serialize import load, save
+from lavabridge.semantics import Compare, InputKind, Reset
 
 __all__ = [
     "IF",
@@ -32,9 +25,12 @@ __all__ = [
     "Dense",
     "Graph",
     "Input",
-    "InputMode",
+    "InputKind",
+    "Neuron",
     "Node",
     "Reset",
+    "Synapse",
+    "interpret",
     "load",
     "save",
 ]

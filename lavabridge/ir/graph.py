@@ -1,40 +1,48 @@
 """The float IR graph: named nodes and directed edges, validated on construction, frozen.
 
-Edges carry spikes or currents, and their types are fixed::
+Edges carry spikes or currents, and are allowed by the *roles* of their ends (so a new synapse
+or neuron kind fits without a change here)::
 
-    Input   -> Dense      spikes into a connection
-    CubaLIF -> Dense      spikes into a connection (forward, or recurrent back to itself)
-    Dense   -> CubaLIF    currents into a population (several Dense into one population add up)
+    input   -> synapse    spikes into a connection (a spike-mode Input)
+    input   -> neuron     a graded bias into the first population (a bias-mode Input)
+    neuron  -> synapse    spikes into a connection (forward, or recurrent back to itself)
+    synapse -> neuron     currents into a population (several synapses into one add up)
 
-Every Dense has exactly one source and one target, and its weight shape must be
-``(target size, source size)``. Because every edge into a population comes from a Dense, and a
-Dense adds one step of latency, every cycle passes through at least one Dense: there are no
-zero-latency loops. A graph has exactly one :class:`~lavabridge.ir.nodes.Input`.
+Every synapse has exactly one source and one target, and ``n_in`` / ``n_out`` must match their
+sizes. Because every edge into a population comes from a synapse or the Input, and a synapse adds
+one step of latency, every cycle passes through at least one synapse: there are no zero-latency
+loops. A graph has exactly one :class:`~lavabridge.ir.nodes.Input`.
 
-The quantizer handles one topology, the layer chain (see :meth:`Graph.layer_chain`)::
+The quantizer handles one topology, the layer chain (:mod:`lavabridge.ir.chain`)::
 
-    Input -> Dense -> CubaLIF [-> Dense -> CubaLIF ...]    each CubaLIF optionally with one
-                                                           recurrent Dense back to itself
+    Input -> synapse -> neuron [-> synapse -> neuron ...]    each population optionally with one
+                                                            recurrent synapse back to itself
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from lavabridge.errors import UnsupportedError, ValidationError
-from lavabridge.ir.nodes import CubaLIF, Dense, Input, InputMode, Node
-
-Edge = tuple[str, str]
-
-CHAIN_SUPPORTED = (
-    "supported: Input -> [Dense -> CubaLIF (+ one recurrent Dense from the CubaLIF to itself)]*, "
-    "at least one layer, every node on the chain"
+from lavabridge.errors import ValidationError
+from lavabridge.ir.chain import (
+    CHAIN_SUPPORTED,
+    ChainLayer,
+    Edge,
+    LayerSpec,
+    chain_parts,
+    describe,
+    layer_chain,
 )
+from lavabridge.ir.nodes import Input, Neuron, Node, Synapse
+from lavabridge.semantics import InputKind
 
-_ALLOWED_EDGES = {(Input, Dense), (Input, CubaLIF), (CubaLIF, Dense), (Dense, CubaLIF)}
+__all__ = ["CHAIN_SUPPORTED", "ChainLayer", "Edge", "Graph", "LayerSpec"]
+
+_ALLOWED_ROLES = {("input", "synapse"), ("input", "neuron"), ("neuron", "synapse"),
+                  ("synapse", "neuron")}  # fmt: skip
 
 
 class _FrozenMap(Mapping[str, Node]):
@@ -61,55 +69,11 @@ class _FrozenMap(Mapping[str, Node]):
         return (_FrozenMap, (self._items,))
 
 
-def _describe(name: str, node: Node) -> str:
-    return f"node '{name}' ({node.kind})"
-
-
-@dataclass(frozen=True)
-class ChainLayer:
-    """One layer of a layer chain: ``synapse`` into ``neuron``, plus an optional recurrent Dense.
-
-    Field order mirrors :class:`lavabridge.quant.QLayer`. ``name`` is the CubaLIF node's name;
-    ``synapse_name`` / ``recurrent_name`` name the Dense nodes (default ``"<name>.synapse"`` /
-    ``"<name>.recurrent"``).
-    """
-
-    name: str
-    neuron: CubaLIF
-    synapse: Dense | None
-    recurrent: Dense | None = None
-    synapse_name: str = ""
-    recurrent_name: str | None = None
-
-    def __post_init__(self) -> None:
-        where = f"layer '{self.name}'"
-        if not isinstance(self.name, str) or not self.name:
-            raise ValidationError(
-                "ChainLayer", "name", f"must be a non-empty str (got {self.name!r})"
-            )
-        for param, cls, value in (
-            ("neuron", CubaLIF, self.neuron),
-            ("synapse", (Dense, type(None)), self.synapse),
-            ("recurrent", (Dense, type(None)), self.recurrent),
-        ):
-            if not isinstance(value, cls):
-                raise ValidationError(where, param, f"wrong node type {type(value).__name__}")
-        if self.synapse is None:
-            object.__setattr__(self, "synapse_name", "")
-        elif not self.synapse_name:
-            object.__setattr__(self, "synapse_name", f"{self.name}.synapse")
-        if self.recurrent is None:
-            object.__setattr__(self, "recurrent_name", None)
-        elif not self.recurrent_name:
-            object.__setattr__(self, "recurrent_name", f"{self.name}.recurrent")
-
-    @property
-    def size(self) -> int:
-        """Number of neurons."""
-        return self.neuron.size
-
-
-LayerSpec = ChainLayer | tuple[Dense, CubaLIF] | tuple[Dense, CubaLIF, Dense | None]
+def _size(node: Node) -> int:
+    """Width of an input or neuron node (what a synapse's n_in / n_out must match)."""
+    if isinstance(node, (Input, Neuron)):
+        return node.size
+    raise TypeError(f"{node.kind} has no size")
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,86 +121,84 @@ class Graph:
         for key, node in self.nodes.items():
             if not isinstance(key, str) or not key:
                 raise ValidationError(where, "nodes", f"node names must be non-empty str ({key!r})")
-            if not isinstance(node, (Input, Dense, CubaLIF)):
+            if not isinstance(node, Node):
                 raise ValidationError(
-                    where,
-                    "nodes",
-                    f"'{key}' is a {type(node).__name__}, not an Input, Dense or CubaLIF",
-                )
+                    where, "nodes", f"'{key}' is a {type(node).__name__}, not an IR node "
+                    "(an Input, a synapse such as Dense, or a neuron such as CubaLIF)",
+                )  # fmt: skip
         inputs = [k for k, n in self.nodes.items() if isinstance(n, Input)]
         if len(inputs) != 1:
             raise ValidationError(where, "nodes", f"needs exactly one Input node, found {inputs}")
         seen: set[Edge] = set()
         for edge in self.edges:
-            if (
-                not isinstance(edge, tuple)
-                or len(edge) != 2
-                or not all(isinstance(x, str) for x in edge)
-            ):
-                raise ValidationError(
-                    where, "edges", f"{edge!r} is not a (source, target) pair of names"
-                )
-            for end in edge:
-                if end not in self.nodes:
-                    raise ValidationError(
-                        where,
-                        "edges",
-                        f"edge {edge!r}: unknown node '{end}' (nodes: {list(self.nodes)})",
-                    )
-            if edge in seen:
-                raise ValidationError(where, "edges", f"edge {edge!r} appears twice")
-            seen.add(edge)
-            src, dst = self.nodes[edge[0]], self.nodes[edge[1]]
-            if (type(src), type(dst)) not in _ALLOWED_EDGES:
-                raise ValidationError(
-                    where,
-                    "edges",
-                    f"edge {edge!r}: {src.kind} -> {dst.kind} is not allowed; allowed: Input -> "
-                    "Dense, CubaLIF -> Dense, Dense -> CubaLIF (every connection is a Dense), and a "
-                    "bias-mode Input -> CubaLIF",
-                )
-            if isinstance(src, Input) and (src.mode == InputMode.BIAS) != isinstance(dst, CubaLIF):
-                raise ValidationError(
-                    where,
-                    "edges",
-                    f"edge {edge!r}: a {src.mode.value!r} Input feeds "
-                    + ("a CubaLIF directly" if src.mode == InputMode.BIAS else "a Dense")
-                    + f", not a {dst.kind}",
-                )
-            if isinstance(src, Input) and isinstance(dst, CubaLIF) and src.size != dst.size:
-                raise ValidationError(
-                    where,
-                    "edges",
-                    f"edge {edge!r}: bias Input size {src.size} != {dst.size} neurons",
-                )
+            self._check_edge(where, edge, seen)
         for key, node in self.nodes.items():
-            if isinstance(node, Dense):
-                self._check_dense(key, node)
+            if isinstance(node, Synapse):
+                self._check_synapse(key, node)
 
-    def _check_dense(self, key: str, dense: Dense) -> None:
-        where = _describe(key, dense)
+    def _check_edge(self, where: str, edge: Any, seen: set[Edge]) -> None:
+        if (
+            not isinstance(edge, tuple)
+            or len(edge) != 2
+            or not all(isinstance(x, str) for x in edge)
+        ):
+            raise ValidationError(
+                where, "edges", f"{edge!r} is not a (source, target) pair of names"
+            )
+        for end in edge:
+            if end not in self.nodes:
+                raise ValidationError(
+                    where,
+                    "edges",
+                    f"edge {edge!r}: unknown node '{end}' (nodes: {list(self.nodes)})",
+                )
+        if edge in seen:
+            raise ValidationError(where, "edges", f"edge {edge!r} appears twice")
+        seen.add(edge)
+        src, dst = self.nodes[edge[0]], self.nodes[edge[1]]
+        if (src.role, dst.role) not in _ALLOWED_ROLES:
+            raise ValidationError(
+                where, "edges", f"edge {edge!r}: {src.kind} ({src.role}) -> {dst.kind} "
+                f"({dst.role}) is not allowed; allowed: input -> synapse, neuron -> synapse, "
+                "synapse -> neuron (every connection is a synapse), and a bias-mode input -> neuron",
+            )  # fmt: skip
+        if isinstance(src, Input):
+            self._check_input_edge(where, edge, src, dst)
+
+    @staticmethod
+    def _check_input_edge(where: str, edge: Edge, src: Input, dst: Node) -> None:
+        bias = src.mode == InputKind.BIAS
+        if bias != isinstance(dst, Neuron):
+            raise ValidationError(
+                where, "edges", f"edge {edge!r}: a {src.mode.value!r} Input feeds "
+                + ("a neuron population directly" if bias else "a synapse") + f", not a {dst.kind}",
+            )  # fmt: skip
+        if isinstance(dst, Neuron) and src.size != dst.size:
+            raise ValidationError(
+                where, "edges", f"edge {edge!r}: bias Input size {src.size} != {dst.size} neurons"
+            )
+
+    def _check_synapse(self, key: str, syn: Synapse) -> None:
+        where = describe(key, syn)
         srcs, dsts = self.sources(key), self.targets(key)
         if len(srcs) != 1 or len(dsts) != 1:
             raise ValidationError(
-                where,
-                "edges",
+                where, "edges",
                 f"needs exactly one source and one target (sources {srcs}, targets {dsts})",
-            )
+            )  # fmt: skip
         src, dst = self.nodes[srcs[0]], self.nodes[dsts[0]]
-        if dense.n_in != _size(src):
+        shape = getattr(syn, "weight", None)
+        shown = f"shape {shape.shape}: " if shape is not None else ""
+        if syn.n_in != _size(src):
             raise ValidationError(
-                where,
-                "weight",
-                f"shape {dense.weight.shape}: n_in {dense.n_in} != size {_size(src)} of source "
-                f"{_describe(srcs[0], src)}",
-            )
-        if dense.n_out != _size(dst):
+                where, "weight", f"{shown}n_in {syn.n_in} != size {_size(src)} of source "
+                f"{describe(srcs[0], src)}",
+            )  # fmt: skip
+        if syn.n_out != _size(dst):
             raise ValidationError(
-                where,
-                "weight",
-                f"shape {dense.weight.shape}: n_out {dense.n_out} != size {_size(dst)} of target "
-                f"{_describe(dsts[0], dst)}",
-            )
+                where, "weight", f"{shown}n_out {syn.n_out} != size {_size(dst)} of target "
+                f"{describe(dsts[0], dst)}",
+            )  # fmt: skip
 
     # -------------------------------------------------------------------- queries
     def sources(self, name: str) -> tuple[str, ...]:
@@ -287,58 +249,17 @@ class Graph:
         input_name: str = "input",
         input_gain: float = 1.0,
     ) -> Graph:
-        """Build a layer chain ``Input -> [Dense -> CubaLIF (+ recurrent Dense)]*``.
+        """Build a layer chain ``Input -> [synapse -> neuron (+ recurrent synapse)]*``.
 
         Each layer is a :class:`ChainLayer` or a tuple ``(synapse, neuron)`` /
         ``(synapse, neuron, recurrent)``; a first layer with ``synapse=None`` makes the Input a
-        bias-mode input (``input_gain``) driving that layer's neurons directly; tuples get the names ``layer<i>``, ``layer<i>.synapse``
-        and ``layer<i>.recurrent``. ``Graph.sequential(g.input_size, *g.layer_chain(),
-        name=g.name, input_name=g.input_name)`` rebuilds a chain graph ``g``.
+        bias-mode input (``input_gain``) driving that layer's neurons directly; tuples get the
+        names ``layer<i>``, ``layer<i>.synapse`` and ``layer<i>.recurrent``.
+        ``Graph.sequential(g.input_size, *g.layer_chain(), name=g.name,
+        input_name=g.input_name)`` rebuilds a chain graph ``g``.
         """
-        chain = [_as_chain_layer(i, spec) for i, spec in enumerate(layers)]
-        bias_input = bool(chain) and chain[0].synapse is None
-        mode = InputMode.BIAS if bias_input else InputMode.SPIKES
-        nodes: dict[str, Node] = {input_name: Input(input_size, mode, input_gain)}
-        edges: list[Edge] = []
-        prev = input_name
-        for i, layer in enumerate(chain):
-            if layer.synapse is None and i > 0:
-                raise ValidationError(
-                    f"graph '{name}'", "layers", f"layer {i} '{layer.name}' has no synapse "
-                    "(only layer 0 may, as a bias-driven input layer)",
-                )  # fmt: skip
-            for key, node in _layer_nodes(layer):
-                if key in nodes:
-                    raise ValidationError(
-                        f"graph '{name}'", "nodes", f"duplicate node name '{key}'"
-                    )
-                nodes[key] = node
-            if layer.synapse is None:
-                edges.append((prev, layer.name))
-            else:
-                edges += [(prev, layer.synapse_name), (layer.synapse_name, layer.name)]
-            if layer.recurrent_name is not None:
-                edges += [(layer.name, layer.recurrent_name), (layer.recurrent_name, layer.name)]
-            prev = layer.name
-        return cls(nodes, tuple(edges), name)
-
-    def _bias_layer(self, lif_name: str) -> ChainLayer:
-        """Layer 0 of a bias-input graph: the CubaLIF the Input drives, with its recurrent Dense."""
-        lif = self.nodes[lif_name]
-        back = [d for d in self.targets(lif_name) if self.targets(d) == (lif_name,)]
-        others = [s for s in self.sources(lif_name) if s != self.input_name and s not in back]
-        if others or len(back) > 1:
-            raise UnsupportedError(
-                f"{_describe(lif_name, lif)} has extra inputs {others + back[1:]} besides the bias "
-                f"input; {CHAIN_SUPPORTED}"
-            )
-        return ChainLayer(
-            name=lif_name,
-            neuron=cast(CubaLIF, lif),
-            synapse=None,
-            recurrent=cast(Dense, self.nodes[back[0]]) if back else None,
-            recurrent_name=back[0] if back else None,
-        )
+        nodes, edges = chain_parts(input_size, layers, name, input_name, input_gain)
+        return cls(nodes, edges, name)
 
     def layer_chain(self) -> tuple[ChainLayer, ...]:
         """The graph as a layer chain, in execution order (what the quantizer consumes).
@@ -347,96 +268,6 @@ class Graph:
         ------
         UnsupportedError
             Any other topology (a branch, a skip or feedback connection across layers, a second
-            recurrent Dense, a node off the chain, no layer at all); the message names the node.
+            recurrent synapse, a node off the chain, no layer at all); the message names the node.
         """
-        layers: list[ChainLayer] = []
-        visited = {self.input_name}
-        forward = list(self.targets(self.input_name))
-        current = self.input_name
-        inp = cast(Input, self.nodes[self.input_name])
-        if inp.mode == InputMode.BIAS and len(forward) == 1:
-            first = self._bias_layer(forward[0])
-            layers.append(first)
-            visited.update([first.name, *([first.recurrent_name] if first.recurrent_name else [])])
-            forward = [d for d in self.targets(first.name) if d != first.recurrent_name]
-            current = first.name
-        while True:
-            if len(forward) > 1:
-                raise UnsupportedError(
-                    f"{_describe(current, self.nodes[current])} feeds {len(forward)} Dense nodes "
-                    f"{forward} (a branch); {CHAIN_SUPPORTED}"
-                )
-            if not forward:
-                break
-            syn_name = forward[0]
-            lif_name = self.targets(syn_name)[0]
-            lif = self.nodes[lif_name]
-            if lif_name in visited:
-                raise UnsupportedError(
-                    f"{_describe(syn_name, self.nodes[syn_name])} feeds back from '{current}' to "
-                    f"the earlier node '{lif_name}'; {CHAIN_SUPPORTED}"
-                )
-            back = [d for d in self.targets(lif_name) if self.targets(d) == (lif_name,)]
-            others = [s for s in self.sources(lif_name) if s != syn_name and s not in back]
-            if others:
-                raise UnsupportedError(
-                    f"{_describe(lif_name, lif)} has extra input(s) {others} besides "
-                    f"'{syn_name}'; {CHAIN_SUPPORTED}"
-                )
-            if len(back) > 1:
-                raise UnsupportedError(
-                    f"{_describe(lif_name, lif)} has {len(back)} recurrent Dense nodes {back}; "
-                    f"{CHAIN_SUPPORTED}"
-                )
-            # validation guarantees the node types on these edges
-            layer = ChainLayer(
-                name=lif_name,
-                neuron=cast(CubaLIF, lif),
-                synapse=cast(Dense, self.nodes[syn_name]),
-                recurrent=cast(Dense, self.nodes[back[0]]) if back else None,
-                synapse_name=syn_name,
-                recurrent_name=back[0] if back else None,
-            )
-            layers.append(layer)
-            visited.update([syn_name, lif_name, *back])
-            forward = [d for d in self.targets(lif_name) if d not in back]
-            current = lif_name
-        if not layers:
-            raise UnsupportedError(
-                f"{_describe(self.input_name, self.nodes[self.input_name])} feeds no layer; "
-                f"{CHAIN_SUPPORTED}"
-            )
-        off = [k for k in self.nodes if k not in visited]
-        if off:
-            raise UnsupportedError(
-                f"{_describe(off[0], self.nodes[off[0]])} is not on the chain from "
-                f"'{self.input_name}' (off the chain: {off}); {CHAIN_SUPPORTED}"
-            )
-        return tuple(layers)
-
-
-def _size(node: Node) -> int:
-    if isinstance(node, (Input, CubaLIF)):
-        return node.size
-    raise TypeError(f"{node.kind} has no size")
-
-
-def _as_chain_layer(i: int, spec: LayerSpec) -> ChainLayer:
-    if isinstance(spec, ChainLayer):
-        return spec
-    if isinstance(spec, Sequence) and len(spec) in (2, 3):
-        rec = spec[2] if len(spec) == 3 else None
-        return ChainLayer(f"layer{i}", spec[1], spec[0], rec)
-    raise ValidationError(
-        f"layer {i}",
-        "layer",
-        f"must be a ChainLayer or a (synapse, neuron[, recurrent]) tuple, got {type(spec).__name__}",
-    )
-
-
-def _layer_nodes(layer: ChainLayer) -> Iterable[tuple[str, Node]]:
-    if layer.synapse is not None:
-        yield layer.synapse_name, layer.synapse
-    yield layer.name, layer.neuron
-    if layer.recurrent is not None and layer.recurrent_name is not None:
-        yield layer.recurrent_name, layer.recurrent
+        return layer_chain(self)

@@ -1,6 +1,6 @@
 """Torch layers with the deployed discrete-time semantics, surrogate gradients, coding, losses."""
 
-from lavabridge.nn.coding import (
+from lavabridge.coding import (
     first_spike_time,
     latency_encode,
     predict_by_count,
@@ -8,19 +8,14 @@ from lavabridge.nn.coding import (
     predict_by_membrane,
     rate_encode,
     spike_count,
-    to_time_major,
 )
-from lavabridge.nn.layers import (
-    CubaLIF,
-    SpikingLayer,
-    SpikingNet,
-    decay_to_du,
-    decay_to_dv,
-    delay_one_step,
-)
+from lavabridge.nn.coding import to_time_major
+from lavabridge.nn.layers import CubaLIF, SpikingLayer, SpikingNet, delay_one_step
 from lavabridge.nn.loss import count_cross_entropy, membrane_cross_entropy, rate_mse_loss
+from lavabridge.nn.qat import disable_qat, enable_qat
 from lavabridge.nn.surrogate import Surrogate
 from lavabridge.nn.tracing import trace
+from lavabridge.target import decay_to_du, decay_to_dv
 
 __all__ = [
     "CubaLIF",
@@ -31,6 +26,8 @@ __all__ = [
     "decay_to_du",
     "decay_to_dv",
     "delay_one_step",
+    "disable_qat",
+    "enable_qat",
     "first_spike_time",
     "latency_encode",
     "membrane_cross_entropy",

@@ -9,24 +9,20 @@ Time-major tensors ``[T, B, N]``. For layer ``l`` at time index ``t`` (Lava time
     v[t] = 0 where s[t]                               (reset="zero"; "subtract": v[t] -= threshold)
 
 The decays are the 12-bit values Lava will use (``du = round(4096 * current_decay) - 1``,
-``dv = round(4096 * voltage_decay)``), so the float model and the deployed network share them
-exactly; what quantization changes is only the integer rounding of weights, threshold and bias and
+``dv = round(4096 * voltage_decay)``, from the target table :mod:`lavabridge.target`), so the float
+model and the deployed network share them exactly; what quantization changes is only the integer rounding of weights, threshold and bias and
 Lava's round-toward-zero in the decays.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 import torch
 from torch import nn
 
 from lavabridge.errors import ValidationError
 from lavabridge.nn.surrogate import Surrogate
-from lavabridge.quant.target import decay_to_du, decay_to_dv
-
-Reset = Literal["zero", "subtract"]
-Compare = Literal[">", ">="]
+from lavabridge.semantics import Compare, Reset
+from lavabridge.target import LOIHI2, LoihiTarget
 
 
 class CubaLIF(nn.Module):
@@ -43,11 +39,14 @@ class CubaLIF(nn.Module):
         Spike when ``v > threshold`` (``>=`` with ``compare=">="``).
     bias : bool
         Learn a per-neuron bias added to v every step (Loihi's neuron bias).
-    reset : {"zero", "subtract"}
+    reset : Reset or {"zero", "subtract"}
         ``"zero"`` is Loihi's hard reset; ``"subtract"`` is snnTorch's default (not expressible by
-        Lava's built-in LIF: quantization reports it).
+        Lava's built-in LIF: quantization refuses it unless approximations are allowed).
+    compare : Compare or {">", ">="}
     surrogate : Surrogate
         Backward-pass replacement of the step function.
+    target : LoihiTarget
+        Whose decay grid the decays are rounded to.
     """
 
     def __init__(
@@ -58,9 +57,10 @@ class CubaLIF(nn.Module):
         voltage_decay: float = 0.0,
         threshold: float = 1.0,
         bias: bool = True,
-        reset: Reset = "zero",
-        compare: Compare = ">",
+        reset: Reset | str = Reset.ZERO,
+        compare: Compare | str = Compare.GT,
         surrogate: Surrogate | None = None,
+        target: LoihiTarget = LOIHI2,
     ) -> None:
         super().__init__()
         where = f"CubaLIF({size})"
@@ -71,15 +71,16 @@ class CubaLIF(nn.Module):
                 raise ValidationError(where, name, f"must lie in [0, 1], got {val}")
         if not threshold > 0:
             raise ValidationError(where, "threshold", f"must be > 0, got {threshold}")
-        if reset not in ("zero", "subtract"):
+        if reset not in {r.value for r in Reset}:
             raise ValidationError(where, "reset", f"must be 'zero' or 'subtract', got {reset!r}")
-        if compare not in (">", ">="):
+        if compare not in {c.value for c in Compare}:
             raise ValidationError(where, "compare", f"must be '>' or '>=', got {compare!r}")
         self.size = size
-        self.du = decay_to_du(current_decay)
-        self.dv = decay_to_dv(voltage_decay)
-        self.reset = reset
-        self.compare = compare
+        self.target = target
+        self.du = target.decay_to_du(current_decay)
+        self.dv = target.decay_to_dv(voltage_decay)
+        self.reset = Reset(reset)
+        self.compare = Compare(compare)
         self.surrogate = surrogate or Surrogate()
         self.register_buffer("threshold", torch.tensor(float(threshold)))
         if bias:
@@ -89,18 +90,19 @@ class CubaLIF(nn.Module):
 
     @property
     def alpha_u(self) -> float:
-        """Current retention per step: ``(4095 - du) / 4096``."""
-        return (4095 - self.du) / 4096
+        """Current retention per step: ``(4096 - (du + 1)) / 4096``."""
+        return 1.0 - self.target.current_decay(self.du)
 
     @property
     def alpha_v(self) -> float:
         """Voltage retention per step: ``(4096 - dv) / 4096``."""
-        return (4096 - self.dv) / 4096
+        return 1.0 - self.target.voltage_decay(self.dv)
 
     def extra_repr(self) -> str:
         return (
             f"{self.size}, du={self.du}, dv={self.dv}, threshold={float(self.threshold):.4g}, "
-            f"reset={self.reset}, compare='{self.compare}', surrogate={self.surrogate.name}"
+            f"reset={self.reset.value}, compare='{self.compare.value}', "
+            f"surrogate={self.surrogate.name}"
         )
 
     def forward(
@@ -127,8 +129,8 @@ class CubaLIF(nn.Module):
             i_t = current[t] if recurrent is None else current[t] + recurrent(s)
             u = self.alpha_u * u + i_t
             v = self.alpha_v * v + u + bias
-            s = self.surrogate(v - thr, inclusive=self.compare == ">=")
-            v = v * (1.0 - s.detach()) if self.reset == "zero" else v - s.detach() * thr
+            s = self.surrogate(v - thr, inclusive=self.compare == Compare.GE)
+            v = v * (1.0 - s.detach()) if self.reset == Reset.ZERO else v - s.detach() * thr
             spikes.append(s)
             if return_state:
                 us.append(u)

@@ -1,52 +1,76 @@
 """``trace``: a trained :class:`~lavabridge.nn.SpikingNet` -> the float IR (:class:`lavabridge.ir.Graph`).
 
 The IR carries exactly the semantics the torch layers compute: decays are the 12-bit values the
-layers use (``current_decay = (du + 1) / 4096``, ``voltage_decay = dv / 4096``), one step of latency
-per Dense hop, the neurons' bias, threshold, reset and compare.
+layers use (``current_decay = (du + 1) / 4096``, ``voltage_decay = dv / 4096``, from the target
+table), one step of latency per synapse hop, the neurons' bias, threshold, reset and compare.
+
+Two dispatch tables map torch module types to IR nodes: :data:`SYNAPSES` (``nn.Linear`` ->
+:class:`~lavabridge.ir.Dense`) and :data:`NEURONS` (:class:`~lavabridge.nn.CubaLIF` ->
+:class:`~lavabridge.ir.CubaLIF`). A module type without an entry is refused, naming its path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from torch import nn
 
-from lavabridge.ir import ChainLayer, Compare, Graph, Reset
-from lavabridge.ir import CubaLIF as IrCubaLIF
-from lavabridge.ir import Dense as IrDense
+from lavabridge import ir
+from lavabridge.dispatch import Table
 from lavabridge.nn.layers import CubaLIF, SpikingNet
 
 
-def _dense(linear: Any) -> IrDense:
+def _dense(linear: nn.Linear) -> ir.Dense:
     w = linear.weight.detach().cpu().double().numpy()
     b = None if linear.bias is None else linear.bias.detach().cpu().double().numpy()
-    return IrDense(weight=w, bias=b)
+    return ir.Dense(weight=w, bias=b)
 
 
-def _neuron(neuron: CubaLIF) -> IrCubaLIF:
-    return IrCubaLIF(
+def _neuron(neuron: CubaLIF) -> ir.CubaLIF:
+    return ir.CubaLIF(
         size=neuron.size,
-        current_decay=(neuron.du + 1) / 4096,
-        voltage_decay=neuron.dv / 4096,
+        current_decay=neuron.target.current_decay(neuron.du),
+        voltage_decay=neuron.target.voltage_decay(neuron.dv),
         threshold=float(neuron.threshold),
         bias=neuron.bias.detach().cpu().double().numpy().astype(np.float64),
-        reset=Reset(neuron.reset),
-        compare=Compare(neuron.compare),
+        reset=neuron.reset,
+        compare=neuron.compare,
     )
 
 
-def trace(net: SpikingNet, name: str = "model") -> Graph:
+SYNAPSES: Table[Callable[[Any], ir.Synapse]] = Table("trace", {nn.Linear: _dense})
+NEURONS: Table[Callable[[Any], ir.Neuron]] = Table("trace", {CubaLIF: _neuron})
+
+
+def _synapse(module: nn.Module | None, path: str) -> ir.Synapse | None:
+    if module is None:
+        return None
+    return SYNAPSES.of(module, f"module '{path}' ({type(module).__name__})")(module)
+
+
+def trace(net: SpikingNet, name: str = "model") -> ir.Graph:
     """The float IR of ``net`` (layers named ``layer0``, ``layer1``, ...).
 
     A bias-driven first layer (``SpikingLayer(neuron, synapse=None, input_gain=g)``) becomes a
     bias-mode :class:`~lavabridge.ir.Input` with ``gain=g`` driving ``layer0`` directly.
+
+    Raises
+    ------
+    UnsupportedError
+        A module type the trace tables have no entry for (names the module path).
     """
     layers = []
     for i, layer in enumerate(net.layers):
-        syn = None if layer.synapse is None else _dense(layer.synapse)
-        rec = None if layer.recurrent is None else _dense(layer.recurrent)
-        layers.append(ChainLayer(f"layer{i}", _neuron(layer.neuron), syn, rec))
+        path = f"layers.{i}"
+        neuron = NEURONS.of(layer.neuron, f"module '{path}.neuron' ({type(layer.neuron).__name__})")
+        syn = _synapse(layer.synapse, f"{path}.synapse")
+        rec = _synapse(layer.recurrent, f"{path}.recurrent")
+        layers.append(ir.ChainLayer(f"layer{i}", neuron(layer.neuron), syn, rec))
     first = net.layers[0]
     if first.synapse is None:
-        return Graph.sequential(first.neuron.size, *layers, name=name, input_gain=first.input_gain)
-    return Graph.sequential(first.synapse.in_features, *layers, name=name)
+        return ir.Graph.sequential(
+            first.neuron.size, *layers, name=name, input_gain=first.input_gain
+        )
+    return ir.Graph.sequential(first.synapse.in_features, *layers, name=name)

@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lavabridge.coding import predict_by_count, rate_encode
 from lavabridge.errors import ValidationError
-from lavabridge.nn.coding import predict_by_count, rate_encode, to_time_major
+from lavabridge.nn.coding import to_time_major
 from lavabridge.nn.layers import SpikingNet
 from lavabridge.nn.loss import count_cross_entropy
 

@@ -1,26 +1,26 @@
-"""Quantization stage: the Loihi target table and the quantized graph (QGraph)."""
+"""Quantization stage: the quantized graph (QGraph), its nodes, and post-training quantization."""
 
-from lavabridge.quant.qgraph import (
-    InputKind,
-    QCubaLIF,
-    QDense,
-    QGraph,
-    QLayer,
-    ResetMode,
-    graphs_equal,
-    infer_sign_mode,
-)
-from lavabridge.quant.target import LOIHI2, LoihiTarget, SignMode
+from lavabridge.quant.encoding import InputEncoding
+from lavabridge.quant.qgraph import QGraph, QLayer, graphs_equal
+from lavabridge.quant.qnodes import QCubaLIF, QDense, QNeuron, QNode, QSynapse, infer_sign_mode
+from lavabridge.semantics import Approximation, Compare, InputKind, Reset
+from lavabridge.target import LOIHI2, LoihiTarget, SignMode
 
 __all__ = [
     "LOIHI2",
+    "Approximation",
+    "Compare",
+    "InputEncoding",
     "InputKind",
     "LoihiTarget",
     "QCubaLIF",
     "QDense",
     "QGraph",
     "QLayer",
-    "ResetMode",
+    "QNeuron",
+    "QNode",
+    "QSynapse",
+    "Reset",
     "SignMode",
     "graphs_equal",
     "infer_sign_mode",

@@ -3,34 +3,37 @@
 Layout of the archive (written through a file object, so the file keeps whatever name and
 extension the caller gives it; ``.lbq`` is the recommended one)::
 
-    meta                     uint8   UTF-8 JSON: {"format": "lavabridge.qgraph", "version": 1,
+    meta                     uint8   UTF-8 JSON: {"format": "lavabridge.qgraph", "version": 2,
                                      "name", "n_in", "input_kind", "target": {LoihiTarget fields},
-                                     "layers": [{"name", "neuron": {size, du, dv, vth, reset},
-                                                 "synapse": {weight_exp, num_weight_bits,
-                                                             sign_mode, delays: bool} | null,
-                                                 "recurrent": ... | null}, ...]}
-    <i>.bias_mant            int     layer i's LIF bias mantissas  [size]
-    <i>.bias_exp             int     layer i's LIF bias exponents  [size]
-    <i>.synapse.weights      int     [n_out, n_in]    (only when the layer has a synapse)
-    <i>.synapse.delays       int     [n_out, n_in]    (only when that synapse has delays)
-    <i>.recurrent.weights    int     [size, size]     (only with a recurrent connection)
-    <i>.recurrent.delays     int     [size, size]
+                                     "input_encoding": {scale, bias_exp, gain, bias} | null,
+                                     "layers": [{"name",
+                                                 "neuron": {"kind", <scalar fields>},
+                                                 "synapse": {"kind", <scalar fields>,
+                                                             <optional array>: bool} | null,
+                                                 "recurrent": ... | null,
+                                                 "approximations": [{param, source, deployed,
+                                                                     effect}, ...]}, ...]}
+    <i>.<field>              int     layer i's neuron arrays, e.g. <i>.bias_mant, <i>.bias_exp
+    <i>.synapse.<field>      int     e.g. <i>.synapse.weights, <i>.synapse.delays (if present)
+    <i>.recurrent.<field>    int
+
+Serialization is generic over the node dataclasses: scalar fields go into the JSON (enums by
+value; the sign mode by name), fields declared ``array`` into their own entries. The one table is
+:data:`NODE_TYPES` (kind -> class); a node whose class is not in it cannot be written, a file
+naming an unknown kind cannot be read (:class:`~lavabridge.errors.UnsupportedError`). Version 1
+files (no ``kind``, no ``compare``, no approximations; lavabridge 0.1) read as CubaLIF / Dense.
 
 Arrays are stored in the narrowest signed integer type that holds their values and read back as
 int64, so every value round-trips exactly: ``graphs_equal(load_qgraph(p), g)`` after
 ``save_qgraph(g, p)``. Loading re-validates the graph (a hand-edited file cannot smuggle in an
 out-of-range value).
-
-:func:`load_model` opens either a ``.lbq`` file or a lava-dl netx HDF5 ``.net`` file, telling them
-apart by content, not by name.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +41,22 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.archive import read_archive, write_archive
-from lavabridge.errors import ModelFileError
-from lavabridge.quant.qgraph import InputKind, QCubaLIF, QDense, QGraph, QLayer, ResetMode
-from lavabridge.quant.target import LoihiTarget, SignMode
+from lavabridge.dispatch import Table
+from lavabridge.quant.encoding import InputEncoding
+from lavabridge.quant.qgraph import QGraph, QLayer
+from lavabridge.quant.qnodes import QCubaLIF, QDense, QNode
+from lavabridge.semantics import Approximation, InputKind
+from lavabridge.target import LoihiTarget, SignMode
 
 FORMAT_NAME = "lavabridge.qgraph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIX = ".lbq"
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-ZIP_SIGNATURE = b"PK"
-
-# what a damaged archive raises inside numpy / zipfile / zlib / json
-_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+NODE_TYPES: dict[str, type[QNode]] = {"Dense": QDense, "CubaLIF": QCubaLIF}
+"""QGraph node class by its ``kind`` (what files store)."""
+WRITABLE: Table[str] = Table(".lbq writer", {cls: kind for kind, cls in NODE_TYPES.items()})
+READABLE: Table[type[QNode]] = Table(".lbq reader", NODE_TYPES)
+_V1_KINDS = {"neuron": "CubaLIF", "synapse": "Dense", "recurrent": "Dense"}
 
 
 # ----------------------------------------------------------------------------- writing
@@ -66,35 +72,49 @@ def _narrow(arr: npt.NDArray[np.int64]) -> np.ndarray:
     return arr
 
 
-def _dense_meta(dense: QDense | None) -> dict[str, Any] | None:
-    if dense is None:
+def _fields(cls: type[QNode]) -> list[dataclasses.Field[Any]]:
+    return [f for f in dataclasses.fields(cls) if f.init]
+
+
+def _is_array(f: dataclasses.Field[Any]) -> bool:
+    return bool(f.metadata.get("array"))
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, SignMode):
+        return value.name
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _node_meta(node: QNode | None, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    if node is None:
         return None
-    return {
-        "weight_exp": int(dense.weight_exp),
-        "num_weight_bits": int(dense.num_weight_bits),
-        "sign_mode": dense.mode.name,
-        "delays": dense.delays is not None,
-    }
+    meta: dict[str, Any] = {"kind": WRITABLE.get(type(node), f"{prefix} ({type(node).__name__})")}
+    for f in _fields(type(node)):
+        value = getattr(node, f.name)
+        if not _is_array(f):
+            meta[f.name] = _scalar(value)
+            continue
+        if value is not None:
+            arrays[f"{prefix}.{f.name}"] = value
+        if f.metadata.get("optional"):
+            meta[f.name] = value is not None
+    return meta
 
 
-def _graph_meta(graph: QGraph) -> dict[str, Any]:
+def _graph_meta(graph: QGraph, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     layers = []
-    for layer in graph.layers:
-        n = layer.neuron
+    for i, layer in enumerate(graph.layers):
         layers.append(
             {
                 "name": layer.name,
-                "neuron": {
-                    "size": n.size,
-                    "du": n.du,
-                    "dv": n.dv,
-                    "vth": n.vth,
-                    "reset": n.reset.value,
-                },
-                "synapse": _dense_meta(layer.synapse),
-                "recurrent": _dense_meta(layer.recurrent),
+                "neuron": _node_meta(layer.neuron, str(i), arrays),
+                "synapse": _node_meta(layer.synapse, f"{i}.synapse", arrays),
+                "recurrent": _node_meta(layer.recurrent, f"{i}.recurrent", arrays),
+                "approximations": [a.to_dict() for a in layer.approximations],
             }
         )
+    enc = graph.input_encoding
     return {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -102,21 +122,9 @@ def _graph_meta(graph: QGraph) -> dict[str, Any]:
         "n_in": graph.n_in,
         "input_kind": graph.input_kind.value,
         "target": dataclasses.asdict(graph.target),
+        "input_encoding": None if enc is None else dataclasses.asdict(enc),
         "layers": layers,
     }
-
-
-def _graph_arrays(graph: QGraph) -> dict[str, np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(graph.layers):
-        arrays[f"{i}.bias_mant"] = layer.neuron.bias_mant
-        arrays[f"{i}.bias_exp"] = layer.neuron.bias_exp
-        for role, dense in (("synapse", layer.synapse), ("recurrent", layer.recurrent)):
-            if dense is not None:
-                arrays[f"{i}.{role}.weights"] = dense.weights
-                if dense.delays is not None:
-                    arrays[f"{i}.{role}.delays"] = dense.delays
-    return {key: _narrow(arr) for key, arr in arrays.items()}
 
 
 def save_qgraph(graph: QGraph, path: str | os.PathLike[str]) -> Path:
@@ -132,7 +140,9 @@ def save_qgraph(graph: QGraph, path: str | os.PathLike[str]) -> Path:
     """
     if not isinstance(graph, QGraph):
         raise TypeError(f"save_qgraph needs a QGraph, got {type(graph).__name__}")
-    return write_archive(path, _graph_meta(graph), _graph_arrays(graph), "QGraph")
+    arrays: dict[str, np.ndarray] = {}
+    meta = _graph_meta(graph, arrays)
+    return write_archive(path, meta, {k: _narrow(v) for k, v in arrays.items()}, "QGraph")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -143,16 +153,27 @@ def _int_array(npz: Any, key: str) -> npt.NDArray[np.int64]:
     return np.asarray(arr, dtype=np.int64)
 
 
-def _dense_from(npz: Any, prefix: str, meta: dict[str, Any] | None) -> QDense | None:
+def _decode(cls: type[QNode], name: str, value: Any) -> Any:
+    if name == "sign_mode" and isinstance(value, str):
+        return SignMode[value]
+    return value
+
+
+def _node_from(npz: Any, prefix: str, meta: Any, role: str, version: int) -> Any:
     if meta is None:
         return None
-    return QDense(
-        weights=_int_array(npz, f"{prefix}.weights"),
-        weight_exp=int(meta["weight_exp"]),
-        num_weight_bits=int(meta["num_weight_bits"]),
-        sign_mode=SignMode[meta["sign_mode"]],
-        delays=_int_array(npz, f"{prefix}.delays") if meta["delays"] else None,
-    )
+    kind = str(meta.get("kind", _V1_KINDS[role] if version == 1 else ""))
+    cls = READABLE.get(kind, f"layer {prefix.split('.')[0]} {role}")
+    values: dict[str, Any] = {}
+    for f in _fields(cls):
+        if _is_array(f):
+            present = bool(meta[f.name]) if f.metadata.get("optional") else True
+            values[f.name] = _int_array(npz, f"{prefix}.{f.name}") if present else None
+        elif f.name in meta:
+            values[f.name] = _decode(cls, f.name, meta[f.name])
+        elif version > 1:
+            raise KeyError(f"{prefix} {kind}: {f.name}")
+    return cls(**values)
 
 
 def _target_from(fields: dict[str, Any]) -> LoihiTarget:
@@ -165,27 +186,24 @@ def _target_from(fields: dict[str, Any]) -> LoihiTarget:
 
 
 def _graph_from(npz: Any, meta: dict[str, Any]) -> QGraph:
+    version = int(meta["version"])
     layers = []
     for i, lm in enumerate(meta["layers"]):
-        nm = lm["neuron"]
-        neuron = QCubaLIF(
-            size=int(nm["size"]),
-            du=int(nm["du"]),
-            dv=int(nm["dv"]),
-            vth=int(nm["vth"]),
-            bias_mant=_int_array(npz, f"{i}.bias_mant"),
-            bias_exp=_int_array(npz, f"{i}.bias_exp"),
-            reset=ResetMode(nm["reset"]),
-        )
-        synapse = _dense_from(npz, f"{i}.synapse", lm["synapse"])
-        recurrent = _dense_from(npz, f"{i}.recurrent", lm["recurrent"])
-        layers.append(QLayer(str(lm["name"]), neuron, synapse, recurrent))
+        neuron = _node_from(npz, str(i), lm["neuron"], "neuron", version)
+        synapse = _node_from(npz, f"{i}.synapse", lm["synapse"], "synapse", version)
+        recurrent = _node_from(npz, f"{i}.recurrent", lm["recurrent"], "recurrent", version)
+        approx = tuple(Approximation(**a) for a in lm.get("approximations", []))
+        layers.append(QLayer(str(lm["name"]), neuron, synapse, recurrent, approx))
+    enc = meta.get("input_encoding")
     return QGraph(
         n_in=int(meta["n_in"]),
         layers=tuple(layers),
         input_kind=InputKind(meta["input_kind"]),
         name=str(meta["name"]),
         target=_target_from(meta["target"]),
+        input_encoding=None
+        if enc is None
+        else InputEncoding(**{**enc, "bias": tuple(enc["bias"])}),
     )
 
 
@@ -200,46 +218,3 @@ def load_qgraph(path: str | os.PathLike[str]) -> QGraph:
         and, for the latter, the layer and parameter).
     """
     return read_archive(path, FORMAT_NAME, FORMAT_VERSION, "QGraph", _graph_from)
-
-
-def detect_format(path: str | os.PathLike[str]) -> str:
-    """``"netx"`` (HDF5 signature) or ``"qgraph"`` (zip archive), read from the file's first bytes.
-
-    Raises
-    ------
-    ModelFileError
-        The file is missing, unreadable, or neither format.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(HDF5_SIGNATURE))
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read model file ({exc.strerror or exc})") from exc
-    if head == HDF5_SIGNATURE:
-        return "netx"
-    if head.startswith(ZIP_SIGNATURE):
-        return "qgraph"
-    raise ModelFileError(
-        f"{path}: unknown model format (expected a lava-dl netx HDF5 .net file "
-        f"or a lavabridge QGraph {SUFFIX} file)"
-    )
-
-
-def load_model(path: str | os.PathLike[str]) -> QGraph:
-    """Open a model file as a QGraph, whatever its name: netx HDF5 (``.net``) or ``.lbq``.
-
-    Raises
-    ------
-    ModelFileError
-        Missing, unreadable or unknown file (see :func:`detect_format`, :func:`load_qgraph`).
-    UnsupportedError
-        A netx file holding a layer or neuron type lavabridge cannot express exactly.
-    """
-    if detect_format(path) == "netx":
-        from lavabridge.importers.netx import read_netx
-
-        return read_netx(Path(path))
-    return load_qgraph(path)

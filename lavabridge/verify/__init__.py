@@ -3,6 +3,7 @@
 >>> report = verify("model.lbq", x, labels=y, float_model="model.lbir")   # doctest: +SKIP
 >>> report.passed, report.summary()                                       # doctest: +SKIP
 >>> write_report(report, "out/")  # report.json, report.md, raster/traces/divergence PNGs  # doctest: +SKIP
+>>> print(to_markdown(report))                                            # doctest: +SKIP
 >>> report.raise_for_mismatch()                                           # doctest: +SKIP
 
 Golden vs Lava must be identical (spikes, and u/v where compared); float vs quantized is measured
@@ -13,7 +14,6 @@ Golden vs Lava must be identical (spikes, and u/v where compared); float vs quan
 
 from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact, NeuronState
 from lavabridge.verify.health import Event, LayerHealth
-from lavabridge.verify.plots import write_report
 from lavabridge.verify.report import (
     GoldenLava,
     LayerInfo,
@@ -23,6 +23,7 @@ from lavabridge.verify.report import (
     VerifyReport,
 )
 from lavabridge.verify.run import VerifyArtifacts, verify
+from lavabridge.verify.write import to_markdown, write_report
 
 __all__ = [
     "Divergence",
@@ -38,6 +39,7 @@ __all__ = [
     "VerificationError",
     "VerifyArtifacts",
     "VerifyReport",
+    "to_markdown",
     "verify",
     "write_report",
 ]

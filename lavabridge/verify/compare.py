@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.coding import predict_by_count, predict_by_membrane
 from lavabridge.errors import InputError
-from lavabridge.recording import Recording
+from lavabridge.recording import Recording, check_comparable, first_difference, quantity_pairs
 
 
 # ----------------------------------------------------------------------------- exact comparison
@@ -83,27 +84,6 @@ class LayerExact:
     first_step: int | None
 
 
-def _check_same_shape(a: Recording, b: Recording) -> None:
-    if a.num_layers != b.num_layers:
-        raise InputError(f"recordings have {a.num_layers} and {b.num_layers} layers")
-    for i, (x, y) in enumerate(zip(a.spikes, b.spikes, strict=True)):
-        if x.shape != y.shape:
-            raise InputError(f"layer {i}: spike shapes differ: {x.shape} != {y.shape}")
-
-
-def _state_pairs(
-    a: Recording, b: Recording
-) -> list[tuple[str, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
-    kinds: list[tuple[str, tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = [
-        ("spikes", a.spikes, b.spikes)
-    ]
-    if a.u is not None and b.u is not None:
-        kinds.append(("u", a.u, b.u))
-    if a.v is not None and b.v is not None:
-        kinds.append(("v", a.v, b.v))
-    return kinds
-
-
 def _neuron_state(rec: Recording, layer: int, b: int, t: int, n: int) -> NeuronState:
     if t < 0:
         rest = 0 if rec.has_uv else None
@@ -133,40 +113,31 @@ def first_divergence(
     sample_ids : array of int, optional
         The original sample index of each row (when the recordings hold a subset of samples).
     """
-    _check_same_shape(golden, lava)
+    d = first_difference(golden, lava)
+    if d is None:
+        return None
     ids = np.arange(golden.batch) if sample_ids is None else np.asarray(sample_ids)
-    kinds = _state_pairs(golden, lava)
-    for layer in range(golden.num_layers):
-        masks = {w: g[layer].astype(np.int64) != o[layer].astype(np.int64) for w, g, o in kinds}
-        diff = np.logical_or.reduce(list(masks.values()))
-        per_step = diff.any(axis=(0, 2))
-        if not per_step.any():
-            continue
-        t = int(np.argmax(per_step))
-        at_t = diff[:, t, :]
-        b = int(np.argmax(at_t.any(axis=1)))
-        n = int(np.argmax(at_t[b]))
-        return Divergence(
-            layer=layer,
-            layer_name=names[layer] if names else str(layer),
-            sample=int(ids[b]),
-            step=t,
-            neuron=n,
-            quantities=tuple(w for w, m in masks.items() if m[b, t, n]),
-            golden=_neuron_state(golden, layer, b, t, n),
-            lava=_neuron_state(lava, layer, b, t, n),
-            golden_before=_neuron_state(golden, layer, b, t - 1, n),
-            lava_before=_neuron_state(lava, layer, b, t - 1, n),
-            others_at_step=int(at_t.sum()) - 1,
-        )
-    return None
+    b, t, n = d.sample, d.step, d.neuron
+    return Divergence(
+        layer=d.layer,
+        layer_name=names[d.layer] if names else str(d.layer),
+        sample=int(ids[b]),
+        step=t,
+        neuron=n,
+        quantities=d.quantities,
+        golden=_neuron_state(golden, d.layer, b, t, n),
+        lava=_neuron_state(lava, d.layer, b, t, n),
+        golden_before=_neuron_state(golden, d.layer, b, t - 1, n),
+        lava_before=_neuron_state(lava, d.layer, b, t - 1, n),
+        others_at_step=d.others_at_step,
+    )
 
 
 def exact_layers(
     golden: Recording, lava: Recording, names: tuple[str, ...]
 ) -> tuple[LayerExact, ...]:
     """Per-layer difference counts of spikes, and of u/v where both recordings hold them."""
-    _check_same_shape(golden, lava)
+    check_comparable(golden, lava)
     out = []
     for i in range(golden.num_layers):
         diff = golden.spikes[i] != lava.spikes[i]
@@ -268,7 +239,7 @@ def float_vs_quant(
     ref: Recording, quant: Recording, names: tuple[str, ...], tau: float
 ) -> tuple[LayerAgreement, ...]:
     """Per-layer statistics of the float reference ``ref`` against the quantized ``quant``."""
-    _check_same_shape(ref, quant)
+    check_comparable(ref, quant)
     out = []
     for i, (f, q) in enumerate(zip(ref.spikes, quant.spikes, strict=True)):
         B, T, N = f.shape
@@ -307,8 +278,8 @@ def disagreement_over_time(
 
     Spikes only, or with ``states`` also u and v where both recordings hold them.
     """
-    _check_same_shape(a, b)
-    kinds = _state_pairs(a, b) if states else [("spikes", a.spikes, b.spikes)]
+    check_comparable(a, b)
+    kinds = quantity_pairs(a, b, states=states)
     out = []
     for i in range(a.num_layers):
         diff = np.logical_or.reduce([x[i] != y[i] for _, x, y in kinds])
@@ -317,20 +288,22 @@ def disagreement_over_time(
 
 
 # ----------------------------------------------------------------------------- classification
-def predict_by_count(spikes: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Class = most output spikes; ties: earliest first spike, then lowest index.
-
-    The rule of :func:`lavabridge.nn.predict_by_count`, in numpy (no torch import).
-    """
-    s = np.asarray(spikes)
-    T = s.shape[1]
-    counts = s.sum(axis=1, dtype=np.int64)
-    fired = s.any(axis=1)
-    first = np.where(fired, np.argmax(s > 0, axis=1), T)
-    return np.argmax(counts * (T + 1) + (T - first), axis=1).astype(np.int64)
+READOUTS = ("spikes", "v")
 
 
-def accuracy(rec: Recording, labels: npt.NDArray[np.int64]) -> float:
-    """Accuracy of the output layer's spike-count prediction against ``labels``."""
+def predict(rec: Recording, readout: str = "spikes") -> npt.NDArray[np.int64]:
+    """Class per sample: most output spikes (ties: earliest first spike, then lowest index), or,
+    with ``readout="v"``, the highest final membrane v of the output layer (non-spiking readout)."""
+    if readout == "v":
+        if rec.v is None:
+            raise InputError("a 'v' readout needs a recording with v (probe_uv=True)")
+        return predict_by_membrane(rec.v[-1])
+    if readout != "spikes":
+        raise InputError(f"readout must be one of {READOUTS}, got {readout!r}")
+    return predict_by_count(rec.spikes[-1])
+
+
+def accuracy(rec: Recording, labels: npt.NDArray[np.int64], readout: str = "spikes") -> float:
+    """Accuracy of the output layer's prediction (:func:`predict`) against ``labels``."""
     n = rec.batch
-    return float(np.mean(predict_by_count(rec.spikes[-1]) == labels[:n]))
+    return float(np.mean(predict(rec, readout) == labels[:n]))

@@ -1,8 +1,11 @@
 """Fixed-point health: the events that make "it works in torch but not on Loihi".
 
-Counted on the golden run by re-doing the integer arithmetic of each step from the recorded
-state, vectorised over all steps at once (every quantity of step ``t`` depends only on the recorded
-``u[t-1]``, ``v[t-1]``, the spikes of the layer below and the layer's own spikes)::
+Counted on the golden run by running the golden emulator's own arithmetic again over the recorded
+state, all steps at once (every quantity of step ``t`` depends only on the recorded ``u[t-1]``,
+``v[t-1]``, the spikes of the layer below and the layer's own spikes): the synapses' input comes
+from their golden ops (:mod:`lavabridge.backends.golden.ops`, the layer-major form of the one
+delayed-accumulation rule), the neuron step is the instrumented
+:func:`~lavabridge.backends.golden.arith.lif_trace`, which reports::
 
     a_in[t] = sum_d floor_shift(W_d @ s_in[t-1-d], weight_exp)        (+ recurrent, same rule)
     u*[t]   = int32(trunc0(u[t-1] * keep_u / 4096) + int32(int32(a_in[t]) << 6))
@@ -27,16 +30,19 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.backends.golden.arith import LifTrace, bias_from_mantissa, lif_trace
+from lavabridge.backends.golden.fast import feed_forward
+from lavabridge.backends.golden.ops import DenseOps, LayerOps, layer_ops
+from lavabridge.backends.inputs import BatchInput
 from lavabridge.errors import InputError
-from lavabridge.golden.arith import bias_from_mantissa, floor_shift, trunc_shift, wrap_int32
-from lavabridge.inputs import BatchInput
-from lavabridge.ir import ChainLayer
-from lavabridge.quant.qgraph import InputKind, QDense, QGraph
-from lavabridge.quant.target import LoihiTarget
+from lavabridge.ir import ChainLayer, CubaLIF, Dense
+from lavabridge.quant.qgraph import QGraph
+from lavabridge.quant.qnodes import QCubaLIF, QDense
 from lavabridge.recording import Recording
+from lavabridge.semantics import InputKind
+from lavabridge.target import LoihiTarget
 
 I64 = npt.NDArray[np.int64]
-_F64_EXACT = 1 << 53
 
 
 @dataclass(frozen=True)
@@ -97,21 +103,14 @@ class LayerHealth:
 
 
 # ----------------------------------------------------------------------------- arithmetic
-def _dense_input(dense: QDense, s_in: npt.NDArray[np.generic], target: LoihiTarget) -> I64:
-    """``a[:, t] = sum_d floor_shift(W_d @ s_in[:, t-1-d], weight_exp)`` for all t: ``[B, T, n_out]``."""
-    B, T, n_in = s_in.shape
-    w = dense.effective_weights(target)
-    bound = int(np.abs(w).sum(axis=1).max()) if w.size else 0
-    dtype = np.float64 if bound < _F64_EXACT else np.int64  # float64 GEMM is exact below 2^53
-    flat = s_in.reshape(B * T, n_in).astype(dtype)
-    delays = dense.delays if dense.delays is not None else np.zeros_like(w)
-    out = np.zeros((B, T, w.shape[0]), np.int64)
-    for d in np.unique(delays) if w.size else []:
-        w_d = np.where(delays == d, w, 0).astype(dtype)
-        contrib = floor_shift((flat @ w_d.T).astype(np.int64), dense.weight_exp)
-        lag = 1 + int(d)
-        if lag < T:
-            out[:, lag:] += contrib.reshape(B, T, -1)[:, : T - lag]
+def _drive(ops: DenseOps, s_in: npt.NDArray[np.generic]) -> I64:
+    """``a[:, t]`` for all t ``[B, T, n_out]`` of spikes ``s_in`` ``[B, T, n_in]``: the synapse's
+    layer-major golden form, in int64 (``a_in(t) = H[t - 1]``)."""
+    B, T, _ = s_in.shape
+    h = feed_forward(ops.conn(0), np.ascontiguousarray(s_in.transpose(1, 0, 2)), np.int64)
+    out = np.zeros((B, T, ops.n_out), np.int64)
+    if T > 1:
+        out[:, 1:] = h[:-1].transpose(1, 0, 2)
     return out
 
 
@@ -140,7 +139,7 @@ def _rail_counts(graph: QGraph, i: int) -> tuple[int, int, int, int]:
     layer, target = graph.layers[i], graph.target
     total = rail = trunc = 0
     for dense in (layer.synapse, layer.recurrent):
-        if dense is None:
+        if not isinstance(dense, QDense):
             continue
         eff = dense.effective_weights(target)
         n = target.truncate_bits(dense.mode, dense.num_weight_bits)
@@ -155,25 +154,31 @@ def _rail_counts(graph: QGraph, i: int) -> tuple[int, int, int, int]:
         rail += int(at.sum())
         trunc += int((eff != dense.weights).sum())
     lo_b, hi_b = target.bias_mant_range
-    bm = layer.neuron.bias_mant
+    bm = getattr(layer.neuron, "bias_mant", np.zeros(0, np.int64))
     return total, rail, trunc, int(((bm == lo_b) | (bm == hi_b)).sum())
 
 
-def _float_clip_counts(graph: QGraph, i: int, float_layer: ChainLayer) -> tuple[int, int]:
-    """Float weights / biases beyond the integer range at the layer's scale ``(vth<<6)/threshold``."""
+def _float_clip_counts(
+    graph: QGraph, i: int, float_layer: ChainLayer
+) -> tuple[int | None, int | None]:
+    """Float weights / biases beyond the integer range at the layer's scale ``(vth<<6)/threshold``
+    (``None`` for neuron kinds without a threshold scale)."""
     layer, target = graph.layers[i], graph.target
-    scale = (layer.neuron.vth << target.vth_shift) / float(float_layer.neuron.threshold)
+    qn, fn = layer.neuron, float_layer.neuron
+    if not isinstance(qn, QCubaLIF) or not isinstance(fn, CubaLIF):
+        return None, None
+    scale = (qn.vth << target.vth_shift) / float(fn.threshold)
     clipped_w = 0
     for q, f in ((layer.synapse, float_layer.synapse), (layer.recurrent, float_layer.recurrent)):
-        if q is None or f is None:
+        if not isinstance(q, QDense) or not isinstance(f, Dense):
             continue
         lo, hi = target.weight_clip_range(q.mode)
         lsb = 1 << max(0, target.truncate_bits(q.mode, q.num_weight_bits))
         ideal = np.asarray(f.weight, np.float64) * scale / 2.0 ** (target.act_shift + q.weight_exp)
         clipped_w += int(((ideal > hi + lsb) | (ideal < lo - lsb)).sum())
-    bias = np.asarray(float_layer.neuron.bias, np.float64) * np.ones(layer.size)
+    bias = np.asarray(fn.bias, np.float64) * np.ones(layer.size)
     for f in (float_layer.synapse, float_layer.recurrent):
-        if f is not None and f.bias is not None:
+        if isinstance(f, Dense) and f.bias is not None:
             bias = bias + np.asarray(f.bias, np.float64)
     max_exp = target.bias_exp_range[1]
     limit = (target.bias_mant_range[1] + 1) << max_exp
@@ -181,6 +186,88 @@ def _float_clip_counts(graph: QGraph, i: int, float_layer: ChainLayer) -> tuple[
 
 
 # ----------------------------------------------------------------------------- main entry
+def _replay(
+    graph: QGraph,
+    ops: LayerOps,
+    i: int,
+    batch: BatchInput,
+    s_in: npt.NDArray[np.generic] | None,
+    golden: Recording,
+) -> LifTrace:
+    """Layer ``i``'s LIF step over every recorded step at once, from the recorded state."""
+    spikes = golden.spikes[i]
+    u_rec = golden.u[i] if golden.u is not None else np.zeros(spikes.shape, np.int64)
+    v_rec = golden.v[i] if golden.v is not None else np.zeros(spikes.shape, np.int64)
+    a_in = np.zeros(spikes.shape, np.int64)
+    if ops.synapse is not None and s_in is not None:
+        a_in += _drive(ops.synapse, s_in)
+    if ops.recurrent is not None:
+        a_in += _drive(ops.recurrent, spikes)
+    bias = None
+    if i == 0 and batch.kind == InputKind.BIAS:
+        bias = bias_from_mantissa(batch.data, ops.lif.bias_exp[None, :])[:, None, :]
+    return lif_trace(_shifted(u_rec), _shifted(v_rec), a_in, ops.lif, bias)
+
+
+def _events(
+    graph: QGraph, i: int, ops: LayerOps, tr: LifTrace, golden: Recording
+) -> dict[str, npt.NDArray[np.bool_]]:
+    max_uv = graph.target.max_uv
+    return {
+        "wraps": (tr.u_star > max_uv) | (tr.u_star <= -max_uv),
+        "sats": tr.v_star != tr.v_pre,
+        "ties": tr.v_pre == ops.lif.vth_scaled,
+    }
+
+
+def _layer_health(
+    graph: QGraph,
+    i: int,
+    ops: LayerOps,
+    tr: LifTrace,
+    golden: Recording,
+    float_layer: ChainLayer | None,
+) -> LayerHealth:
+    target: LoihiTarget = graph.target
+    ev = _events(graph, i, ops, tr, golden)
+    consistent = bool(
+        golden.u is not None
+        and golden.v is not None
+        and np.array_equal(tr.u, golden.u[i])
+        and np.array_equal(tr.v, golden.v[i])
+        and np.array_equal(tr.s, golden.spikes[i] > 0)
+    )
+    total, rail, trunc, bias_rail = _rail_counts(graph, i)
+    clip_w: int | None = None
+    clip_b: int | None = None
+    if float_layer is not None:
+        clip_w, clip_b = _float_clip_counts(graph, i, float_layer)
+    u_peak = int(np.abs(tr.u_star).max()) if tr.u_star.size else 0
+    v_peak = int(np.abs(tr.v_star).max()) if tr.v_star.size else 0
+    return LayerHealth(
+        layer=i,
+        name=graph.layers[i].name,
+        u_wraps=int(ev["wraps"].sum()),
+        v_saturations=int(ev["sats"].sum()),
+        threshold_ties=int(ev["ties"].sum()),
+        int32_wraps=int(tr.int32.sum()),
+        u_peak=u_peak,
+        v_peak=v_peak,
+        u_headroom_bits=_headroom(u_peak, target),
+        v_headroom_bits=_headroom(v_peak, target),
+        weights_total=total,
+        weights_at_rail=rail,
+        weights_lsb_truncated=trunc,
+        biases_at_rail=bias_rail,
+        weights_clipped=clip_w,
+        biases_clipped=clip_b,
+        first_u_wrap=_first(ev["wraps"]),
+        first_v_saturation=_first(ev["sats"]),
+        first_threshold_tie=_first(ev["ties"]),
+        consistent=consistent,
+    )
+
+
 def layer_health(
     graph: QGraph,
     batch: BatchInput,
@@ -194,7 +281,7 @@ def layer_health(
     graph : QGraph
         The graph the golden recording ran.
     batch : BatchInput
-        Its input (``lavabridge.inputs.prepare_input``).
+        Its input (``lavabridge.backends.inputs.prepare_input``).
     golden : Recording
         With u and v.
     float_layers : tuple of lavabridge.ir.ChainLayer, optional
@@ -202,76 +289,11 @@ def layer_health(
     """
     if golden.u is None or golden.v is None:
         raise InputError("layer_health needs a golden recording with u and v (probe_uv=True)")
-    target = graph.target
     out = []
     s_in: npt.NDArray[np.generic] | None = batch.data if batch.kind == InputKind.SPIKES else None
-    for i, layer in enumerate(graph.layers):
-        spikes, u_rec, v_rec = golden.spikes[i], golden.u[i], golden.v[i]
-        B, T, N = spikes.shape
-        a_in = np.zeros((B, T, N), np.int64)
-        if layer.synapse is not None and s_in is not None:
-            a_in += _dense_input(layer.synapse, s_in, target)
-        if layer.recurrent is not None:
-            a_in += _dense_input(layer.recurrent, spikes, target)
-        if i == 0 and batch.kind == InputKind.BIAS:
-            bias = bias_from_mantissa(batch.data, layer.neuron.bias_exp[None, :])[:, None, :]
-        else:
-            bias = layer.neuron.effective_bias()[None, None, :]
-        keep_u = target.decay_unity - (layer.neuron.du + target.ds_offset)
-        keep_v = target.decay_unity - (layer.neuron.dv + target.dm_offset)
-        max_uv, v_sat = target.max_uv, target.v_sat
-        vth = layer.neuron.vth << target.vth_shift
-
-        shifted_in = wrap_int32(wrap_int32(a_in) << target.act_shift)
-        decayed_u = trunc_shift(_shifted(u_rec) * keep_u, target.decay_shift)
-        u_raw = decayed_u + shifted_in
-        u_star = wrap_int32(u_raw)
-        u_new = np.where(u_star > max_uv, u_star - 2 * max_uv, u_star)
-        u_new = np.where(u_new <= -max_uv, u_new + 2 * max_uv, u_new)
-        decayed_v = trunc_shift(_shifted(v_rec) * keep_v, target.decay_shift)
-        v_raw = decayed_v + u_rec + bias
-        v_star = wrap_int32(wrap_int32(decayed_v + u_rec) + bias)
-        v_clip = np.clip(v_star, -v_sat, v_sat)
-        s_new = v_clip > vth
-        v_new = np.where(s_new, 0, v_clip)
-        int32 = (shifted_in != (a_in << target.act_shift)) | (u_star != u_raw) | (v_star != v_raw)
-        wraps = (u_star > max_uv) | (u_star <= -max_uv)
-        sats = v_star != v_clip
-        ties = v_clip == vth
-        consistent = bool(
-            np.array_equal(u_new, u_rec)
-            and np.array_equal(v_new, v_rec)
-            and np.array_equal(s_new, spikes > 0)
-        )
-        total, rail, trunc, bias_rail = _rail_counts(graph, i)
-        clip_w = clip_b = None
-        if float_layers is not None:
-            clip_w, clip_b = _float_clip_counts(graph, i, float_layers[i])
-        u_peak = int(np.abs(u_star).max()) if u_star.size else 0
-        v_peak = int(np.abs(v_star).max()) if v_star.size else 0
-        out.append(
-            LayerHealth(
-                layer=i,
-                name=layer.name,
-                u_wraps=int(wraps.sum()),
-                v_saturations=int(sats.sum()),
-                threshold_ties=int(ties.sum()),
-                int32_wraps=int(int32.sum()),
-                u_peak=u_peak,
-                v_peak=v_peak,
-                u_headroom_bits=_headroom(u_peak, target),
-                v_headroom_bits=_headroom(v_peak, target),
-                weights_total=total,
-                weights_at_rail=rail,
-                weights_lsb_truncated=trunc,
-                biases_at_rail=bias_rail,
-                weights_clipped=clip_w,
-                biases_clipped=clip_b,
-                first_u_wrap=_first(wraps),
-                first_v_saturation=_first(sats),
-                first_threshold_tie=_first(ties),
-                consistent=consistent,
-            )
-        )
-        s_in = spikes
+    for i, ops in enumerate(layer_ops(graph)):
+        tr = _replay(graph, ops, i, batch, s_in, golden)
+        float_layer = float_layers[i] if float_layers is not None else None
+        out.append(_layer_health(graph, i, ops, tr, golden, float_layer))
+        s_in = golden.spikes[i]
     return tuple(out)

@@ -52,6 +52,10 @@ def _header(r: VerifyReport) -> list[str]:
         )
         if gl.lava_graph_differs:
             lines.append("* **note: Lava ran a different QGraph than golden (fault injection)**")
+    approx = [f"`{layer.name}`: {a}" for layer in m.layers for a in layer.approximations]
+    if approx:
+        lines.append("* **approximated semantics (allowed at quantization; the float model "
+                     "differs from the deployment here):** " + "; ".join(approx))  # fmt: skip
     lines.append("")
     return lines
 

@@ -1,4 +1,4 @@
-"""Plots of a verification (matplotlib, Agg backend, PNG files) and the report writer.
+"""Plots of a verification (matplotlib, Agg backend, PNG files).
 
 * ``raster.png``: spike rasters of one sample, float | golden | Lava, one row per layer; spikes
   that golden also has are black, extra spikes red, spikes golden has and this oracle misses blue.
@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.coding import predict_by_count
 from lavabridge.recording import Recording
-from lavabridge.verify.compare import disagreement_over_time, predict_by_count
+from lavabridge.verify.compare import disagreement_over_time
 
 if TYPE_CHECKING:
     from lavabridge.verify.report import VerifyReport
@@ -197,8 +198,9 @@ def traces_plot(
     chain = art.float_graph.layer_chain() if art.float_graph is not None else None
     styles = {"float": ("--", None), "golden": ("-", None), "lava": (":", "x")}
     for row, (layer, n) in enumerate(neurons):
-        vth = graph.layers[layer].neuron.vth << target.vth_shift
-        scale = vth / float(chain[layer].neuron.threshold) if chain is not None else 1.0
+        vth = int(getattr(graph.layers[layer].neuron, "vth", 0)) << target.vth_shift
+        threshold = float(getattr(chain[layer].neuron, "threshold", 0.0)) if chain else 0.0
+        scale = vth / threshold if threshold > 0 else 1.0
         series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for key, rec in art.traces.items():
             if rec.u is None or rec.v is None:
@@ -305,47 +307,3 @@ def divergence_plot(art: VerifyArtifacts, report: VerifyReport, path: str | Path
     ax_h.set_ylabel("samples")
     fig.tight_layout()
     return _save(fig, path)
-
-
-def write_report(
-    report: VerifyReport,
-    out_dir: str | Path,
-    *,
-    plots: bool = True,
-    neurons: Sequence[tuple[int, int]] | None = None,
-) -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and (with ``plots``) the three PNGs into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    captions: dict[str, str] = {}
-    art = report.artifacts
-    if plots and art is not None:
-        s = art.trace_sample
-        label = "" if art.labels is None else f" (label {int(art.labels[s])})"
-        x_in = art.batch.data if art.batch.kind.value == "spikes" else None
-        names = [layer.name for layer in art.graph.layers]
-        files["raster"] = raster_plot(
-            art.recordings,
-            out / "raster.png",
-            sample=s,
-            input_spikes=x_in,
-            names=names,
-            title=f"{art.graph.name}: spike rasters of sample {s}{label}",
-        )
-        div = report.golden_lava.first_divergence
-        chosen = list(neurons) if neurons else default_neurons(art, report)
-        files["traces"] = traces_plot(
-            art, out / "traces.png", chosen, mark_step=div.step if div else None
-        )
-        files["divergence"] = divergence_plot(art, report, out / "divergence.png")
-        captions = {
-            f"Spike rasters, sample {s}": "raster.png",
-            "Current and membrane traces": "traces.png",
-            "Divergence over time": "divergence.png",
-        }
-    files["json"] = out / "report.json"
-    report.to_json(files["json"])
-    files["markdown"] = out / "report.md"
-    files["markdown"].write_text(report.to_markdown(captions))
-    return files

@@ -1,7 +1,8 @@
-"""``VerifyReport``: what :func:`lavabridge.verify.verify` found, as typed data, JSON and Markdown.
+"""``VerifyReport``: what :func:`lavabridge.verify.verify` found, as typed data and JSON.
 
 The JSON layout (``to_json``) is documented field by field in ``docs/verify-report-schema.md``;
-``VerifyReport.from_json`` reads it back into the same dataclasses.
+``VerifyReport.from_json`` reads it back into the same dataclasses (fields added since a report
+was written take their defaults). Markdown: :func:`lavabridge.verify.markdown.render`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
 from lavabridge.verify.health import LayerHealth
 
 SCHEMA_NAME = "lavabridge.verify-report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class VerificationError(LavaBridgeError, AssertionError):
@@ -32,7 +33,11 @@ class VerificationError(LavaBridgeError, AssertionError):
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One layer of the verified QGraph."""
+    """One layer of the verified QGraph.
+
+    ``neuron`` / ``synapse`` name the node kinds; ``approximations`` lists the source semantics
+    the layer does not reproduce, as the user allowed at quantization (empty when exact).
+    """
 
     name: str
     size: int
@@ -40,6 +45,9 @@ class LayerInfo:
     dv: int
     vth: int
     recurrent: bool
+    neuron: str = "CubaLIF"
+    synapse: str | None = None
+    approximations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class VerifyReport:
         Wall-clock seconds per phase.
     versions : dict
         lavabridge, lava-nc and numpy versions.
+    readout : str
+        How ``accuracy`` decodes a class: ``"spikes"`` (output spike count) or ``"v"`` (final
+        membrane potential of a non-spiking output layer).
     """
 
     model: ModelInfo
@@ -116,6 +127,7 @@ class VerifyReport:
     health: tuple[LayerHealth, ...]
     timings: dict[str, float]
     versions: dict[str, str]
+    readout: str = "spikes"
     artifacts: Any = field(default=None, compare=False, repr=False)  # recordings for plots
 
     # ------------------------------------------------------------------ verdict
@@ -187,8 +199,10 @@ class VerifyReport:
         """Rebuild a report from :meth:`to_dict` output (``artifacts`` are not stored)."""
         if data.get("schema") != SCHEMA_NAME:
             raise ValueError(f"not a {SCHEMA_NAME} document (schema={data.get('schema')!r})")
-        if data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema_version {data.get('schema_version')} != {SCHEMA_VERSION}")
+        if data.get("schema_version") not in range(1, SCHEMA_VERSION + 1):
+            raise ValueError(
+                f"schema_version {data.get('schema_version')} is not 1..{SCHEMA_VERSION}"
+            )
         return typing.cast(VerifyReport, _build(cls, data))
 
     @classmethod
@@ -198,12 +212,6 @@ class VerifyReport:
         if not text.lstrip().startswith("{"):
             text = Path(text_or_path).read_text()
         return cls.from_dict(json.loads(text))
-
-    def to_markdown(self, plots: dict[str, str] | None = None) -> str:
-        """A human-readable report; ``plots`` maps captions to image paths to embed."""
-        from lavabridge.verify.markdown import render
-
-        return render(self, plots or {})
 
 
 # ----------------------------------------------------------------------------- (de)serialising
@@ -236,7 +244,7 @@ def _build(tp: Any, data: Any) -> Any:
         kwargs = {
             f.name: _build(hints[f.name], data[f.name])
             for f in dataclasses.fields(tp)
-            if f.name != "artifacts"
+            if f.name != "artifacts" and f.name in data  # newer fields: their defaults
         }
         return tp(**kwargs)
     if tp is float:

@@ -2,13 +2,14 @@
 
 What runs (``B`` samples, ``T`` steps):
 
-1. golden emulator with u/v probes (the health counters are recomputed from its state);
-2. float reference (when a float IR graph is given), spikes only;
-3. Lava ``fixed_pt``: one compiled session streams the first ``lava_samples`` samples and records
-   spikes, u and v (``probe_uv=True``, the default). With ``probe_uv=False`` (about half the Lava
-   time) it records spikes only, and a second, small session re-runs with u/v probes the plotted
-   sample and up to ``diagnose_samples`` samples whose spikes differ, so a mismatch is still
-   reported with the states on both sides at its first step and the step before.
+1. golden emulator with u/v probes (the health counters replay its arithmetic on its state);
+2. float reference (when a float IR graph is given), spikes only, on the same spikes (or, for a
+   bias-input model, on the graded input before its encoding);
+3. Lava ``fixed_pt`` on the first ``lava_samples`` samples (:mod:`lavabridge.verify.lava_check`).
+
+Every command that compares oracles (``lavabridge verify``, ``demo``, the pipeline's verify stage,
+the netx example) goes through this function and writes the one
+:class:`~lavabridge.verify.report.VerifyReport` schema.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge import ir
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.inputs import BatchInput, prepare_input
 from lavabridge.errors import InputError, LavaBridgeError, ModelFileError
-from lavabridge.golden import emulate
-from lavabridge.inputs import BatchInput, prepare_input
-from lavabridge.quant.qgraph import InputKind, QGraph, graphs_equal
+from lavabridge.importers.load import load_model
+from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
+from lavabridge.semantics import InputKind
 from lavabridge.verify import compare
 from lavabridge.verify.health import layer_health
+from lavabridge.verify.lava_check import LavaOptions, check_lava
 from lavabridge.verify.report import GoldenLava, LayerInfo, ModelInfo, OracleAccuracy, VerifyReport
 
 
@@ -52,21 +57,12 @@ class VerifyArtifacts:
 def _load(model: QGraph | str | Path) -> tuple[QGraph, str]:
     if isinstance(model, QGraph):
         return model, "<in memory>"
-    from lavabridge.quant.serialize import load_model
-
-    try:
-        return load_model(model), str(model)
-    except LavaBridgeError:
-        raise
-    except (OSError, ValueError, KeyError) as exc:  # what h5py/numpy raise on a damaged file
-        raise ModelFileError(f"{model}: cannot read model ({exc})") from exc
+    return load_model(model), str(model)
 
 
-def _load_float(float_model: Any, graph: QGraph) -> tuple[Any, str | None]:
+def _load_float(float_model: Any, graph: QGraph, float_input: Any) -> tuple[Any, str | None]:
     if float_model is None:
         return None, None
-    from lavabridge import ir
-
     source = "<in memory>"
     if not isinstance(float_model, ir.Graph):
         source = str(float_model)
@@ -76,8 +72,11 @@ def _load_float(float_model: Any, graph: QGraph) -> tuple[Any, str | None]:
             raise
         except (OSError, ValueError, KeyError) as exc:
             raise ModelFileError(f"{source}: cannot read float IR ({exc})") from exc
-    if graph.input_kind != InputKind.SPIKES:
-        raise InputError("a float reference needs a spike-input model (this one takes bias input)")
+    if graph.input_kind != InputKind.SPIKES and float_input is None:
+        raise InputError(
+            "a bias-input model's float reference takes the graded input before its encoding: "
+            "pass float_input= (the values the model's InputEncoding turned into x)"
+        )
     sizes = tuple(layer.size for layer in float_model.layer_chain())
     if (float_model.input_size, sizes) != (graph.n_in, graph.sizes):
         raise InputError(
@@ -101,6 +100,14 @@ def _labels(labels: npt.ArrayLike | None, batch: int, n_out: int) -> npt.NDArray
     return arr.astype(np.int64)
 
 
+def auto_readout(graph: QGraph) -> str:
+    """``"v"`` when the output layer can never fire (its ``vth << vth_shift`` at or above v's
+    saturation, as netx's neuron-less output layers), else ``"spikes"``."""
+    target = graph.target
+    vth = getattr(graph.layers[-1].neuron, "vth", None)
+    return "v" if vth is not None and (int(vth) << target.vth_shift) >= target.v_sat else "spikes"
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for dist in ("lavabridge", "lava-nc", "numpy"):
@@ -111,67 +118,44 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _diagnosis_samples(golden: Recording, lava: Recording, keep: int, always: int) -> list[int]:
-    """The plotted sample plus up to ``keep`` samples whose spikes differ earliest."""
-    chosen = [always]
-    for g, o in zip(golden.spikes, lava.spikes, strict=True):
-        diff = (g != o).any(axis=2)  # [B, T]
-        has = np.flatnonzero(diff.any(axis=1))
-        if has.size:
-            first = np.argmax(diff[has], axis=1)
-            order = has[np.lexsort((has, first))]
-            chosen += [int(b) for b in order[:keep] if int(b) != always]
-            break
-    return sorted(set(chosen))
+def _model_info(graph: QGraph, source: str, float_source: str | None) -> ModelInfo:
+    def info(ly: Any) -> LayerInfo:
+        n = ly.neuron
+        return LayerInfo(
+            ly.name, ly.size, int(getattr(n, "du", 0)), int(getattr(n, "dv", 0)),
+            int(getattr(n, "vth", 0)), ly.recurrent is not None, n.kind,
+            None if ly.synapse is None else ly.synapse.kind,
+            tuple(str(a) for a in ly.approximations),
+        )  # fmt: skip
+
+    return ModelInfo(
+        name=graph.name,
+        source=source,
+        float_source=float_source,
+        n_in=graph.n_in,
+        input_kind=graph.input_kind.value,
+        layers=tuple(info(ly) for ly in graph.layers),
+    )
 
 
-def _run_lava(
-    lava_graph: QGraph,
-    data: npt.NDArray[np.int64],
-    golden: Recording,
-    *,
-    steps: int,
-    probe_uv: bool,
-    chunk: int,
-    diagnose: int,
-    sample: int,
-    progress: bool,
-    timings: dict[str, float],
-) -> tuple[Recording, Recording, Recording, npt.NDArray[np.int64]]:
-    """Lava on ``data``; returns (spike recording, golden states, Lava states, their sample ids)."""
-    from lavabridge.exporters.lava_session import LavaSession
-
-    t0 = time.perf_counter()
-    with LavaSession(lava_graph, steps, probe_uv=probe_uv, chunk=chunk, progress=progress) as s:
-        lava = s.run(data)
-    timings["lava"] = time.perf_counter() - t0
-    if probe_uv:
-        return lava, golden, lava, np.arange(len(data))
-    ids = np.asarray(_diagnosis_samples(golden, lava, diagnose, sample))
-    t0 = time.perf_counter()
-    with LavaSession(lava_graph, steps, probe_uv=True, chunk=len(ids)) as s:
-        states = s.run(data[ids])
-    timings["lava_states"] = time.perf_counter() - t0
-    return lava, golden.select(ids), states, ids
-
-
-def _merge_exact(
-    spikes: tuple[compare.LayerExact, ...], states: tuple[compare.LayerExact, ...]
-) -> tuple[compare.LayerExact, ...]:
-    out = []
-    for a, b in zip(spikes, states, strict=True):
-        steps = [s for s in (a.first_step, b.first_step) if s is not None]
-        out.append(
-            compare.LayerExact(
-                a.layer,
-                a.name,
-                a.spikes_differing,
-                b.u_differing,
-                b.v_differing,
-                max(a.samples_differing, b.samples_differing),
-                min(steps) if steps else None,
-            )
-        )
+def _accuracies(
+    recordings: dict[str, Recording], y: npt.NDArray[np.int64] | None, readout: str
+) -> tuple[OracleAccuracy, ...]:
+    """Accuracy of every oracle on all its samples, plus float / golden on the Lava subset."""
+    if y is None:
+        return ()
+    out = [
+        OracleAccuracy(name, compare.accuracy(rec, y, readout), rec.batch)
+        for name, rec in recordings.items()
+    ]
+    lava = recordings.get("lava")
+    if lava is not None:
+        n = lava.batch
+        for name in ("float", "golden"):
+            rec = recordings.get(name)
+            if rec is not None and rec.batch > n:
+                sub = rec.select(slice(0, n))
+                out.append(OracleAccuracy(name, compare.accuracy(sub, y, readout), n))
     return tuple(out)
 
 
@@ -181,6 +165,7 @@ def verify(
     *,
     labels: npt.ArrayLike | None = None,
     float_model: Any = None,
+    float_input: npt.ArrayLike | None = None,
     num_steps: int | None = None,
     lava: bool = True,
     lava_samples: int | None = None,
@@ -189,6 +174,7 @@ def verify(
     diagnose_samples: int = 8,
     sample: int = 0,
     tau: float = 4.0,
+    readout: str = "auto",
     lava_graph: QGraph | None = None,
     progress: bool = False,
 ) -> VerifyReport:
@@ -201,9 +187,12 @@ def verify(
     x : array
         Spikes ``[B, T, n_in]`` (or bias mantissas ``[B, n_in]`` with ``num_steps``).
     labels : array [B] of int, optional
-        Class labels: adds the accuracy of each oracle (output spike count, ties: first spike).
+        Class labels: adds the accuracy of each oracle.
     float_model : lavabridge.ir.Graph or path, optional
         The float IR the model was quantized from (``.lbir``): adds float vs quantized statistics.
+    float_input : array, optional
+        The float reference's input when it differs from ``x``: for a bias-input model, the
+        graded values ``[B, n_in]`` its ``InputEncoding`` turned into ``x``.
     num_steps : int, optional
         Time steps (required for bias input).
     lava : bool
@@ -212,8 +201,8 @@ def verify(
         Run Lava on the first N samples only (all by default).
     probe_uv : bool
         Compare u and v of every sample on Lava (default). ``False`` halves the Lava time and
-        compares u and v only on the re-run diagnosis samples (see the module docstring): a fault
-        that changes states but no spike elsewhere then goes unnoticed.
+        compares u and v only on re-run diagnosis samples (:mod:`lavabridge.verify.lava_check`):
+        a fault that changes states but no spike elsewhere then goes unnoticed.
     chunk : int
         Samples per Lava run call.
     diagnose_samples : int
@@ -222,6 +211,8 @@ def verify(
         The sample whose traces are plotted when nothing differs.
     tau : float
         Time constant of the van Rossum distance, in steps.
+    readout : {"auto", "spikes", "v"}
+        How accuracies decode a class; ``"auto"`` reads v when the output layer cannot fire.
     lava_graph : QGraph, optional
         Run this graph on Lava instead of ``model`` (for fault-injection tests of the verifier).
     progress : bool
@@ -230,7 +221,7 @@ def verify(
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     graph, source = _load(model)
-    float_graph, float_source = _load_float(float_model, graph)
+    float_graph, float_source = _load_float(float_model, graph, float_input)
     batch = prepare_input(graph, x, num_steps)
     B, T = batch.batch, batch.num_steps
     y = _labels(labels, B, graph.sizes[-1])
@@ -238,19 +229,20 @@ def verify(
         raise InputError(f"sample {sample} is outside the batch [0, {B - 1}]")
     if tau <= 0:
         raise InputError(f"tau must be > 0 steps, got {tau}")
-    names = tuple(layer.name for layer in graph.layers)
+    if readout not in ("auto", *compare.READOUTS):
+        raise InputError(f"readout must be auto, spikes or v, got {readout!r}")
+    readout = auto_readout(graph) if readout == "auto" else readout
+    fx = batch.data if float_input is None else np.asarray(float_input, np.float64)
 
     t0 = time.perf_counter()
     golden = emulate(graph, batch.data, num_steps=T, probe_uv=True)
     timings["golden"] = time.perf_counter() - t0
-    recordings = {"golden": golden}
+    recordings: dict[str, Recording] = {"golden": golden}
     traces = {"golden": golden.select([sample])}
     float_rec = None
     if float_graph is not None:
-        from lavabridge.reference import interpret
-
         t0 = time.perf_counter()
-        float_rec = interpret(float_graph, batch.data)
+        float_rec = ir.interpret(float_graph, fx, num_steps=T, probe_uv=readout == "v")
         timings["float"] = time.perf_counter() - t0
         recordings = {"float": float_rec, **recordings}
     t0 = time.perf_counter()
@@ -261,86 +253,31 @@ def verify(
     gl = GoldenLava(False, None, 0, 0, False, (), None)
     trace_sample = sample
     if lava:
-        lg = graph if lava_graph is None else lava_graph
-        if (lg.n_in, lg.sizes, lg.input_kind) != (graph.n_in, graph.sizes, graph.input_kind):
-            raise InputError("lava_graph must have the model's input kind, width and layer sizes")
-        n = B if lava_samples is None else max(1, min(lava_samples, B))
-        if sample >= n:
-            raise InputError(f"sample {sample} is not among the {n} samples run on Lava")
-        golden_n = golden.select(slice(0, n))
-        lava_rec, g_states, l_states, ids = _run_lava(
-            lg,
-            batch.data[:n],
-            golden_n,
-            steps=T,
-            probe_uv=probe_uv,
-            chunk=chunk,
-            diagnose=diagnose_samples,
-            sample=sample,
-            progress=progress,
-            timings=timings,
-        )
-        spikes_only = Recording(golden_n.spikes)
-        layers = compare.exact_layers(spikes_only, Recording(lava_rec.spikes), names)
-        layers = _merge_exact(layers, compare.exact_layers(g_states, l_states, names))
-        div = compare.first_divergence(g_states, l_states, names, ids)
-        if div is None and any(e.first_step is not None for e in layers):
-            div = compare.first_divergence(spikes_only, Recording(lava_rec.spikes), names)
-        gl = GoldenLava(
-            ran=True,
-            identical=div is None,
-            samples=n,
-            states_samples=len(ids),
-            lava_graph_differs=lava_graph is not None and not graphs_equal(graph, lava_graph),
-            layers=layers,
-            first_divergence=div,
-        )
-        recordings["lava"] = lava_rec
-        trace_sample = div.sample if div is not None and div.sample in ids else sample
-        row = int(np.flatnonzero(ids == trace_sample)[0])
-        traces["lava"] = l_states.select([row])
+        opt = LavaOptions(lava_samples, probe_uv, chunk, diagnose_samples, progress)
+        check = check_lava(graph, lava_graph or graph, batch.data, golden, steps=T,
+                           sample=sample, opt=opt, timings=timings)  # fmt: skip
+        gl, trace_sample = check.golden_lava, check.trace_sample
+        recordings["lava"] = check.recording
+        traces["lava"] = check.trace
         traces["golden"] = golden.select([trace_sample])
     if float_graph is not None:
-        from lavabridge.reference import interpret
+        one = fx[trace_sample : trace_sample + 1]
+        traces["float"] = ir.interpret(float_graph, one, num_steps=T, probe_uv=True)
 
-        traces["float"] = interpret(
-            float_graph, batch.data[trace_sample : trace_sample + 1], probe_uv=True
-        )
-
+    names = tuple(layer.name for layer in graph.layers)
     agreement = compare.float_vs_quant(float_rec, golden, names, tau) if float_rec else ()
-    acc: list[OracleAccuracy] = []
-    if y is not None:
-        for name, rec in recordings.items():
-            acc.append(OracleAccuracy(name, compare.accuracy(rec, y), rec.batch))
     timings["total"] = time.perf_counter() - t_start
-    info = ModelInfo(
-        name=graph.name,
-        source=source,
-        float_source=float_source,
-        n_in=graph.n_in,
-        input_kind=graph.input_kind.value,
-        layers=tuple(
-            LayerInfo(
-                ly.name,
-                ly.size,
-                ly.neuron.du,
-                ly.neuron.dv,
-                ly.neuron.vth,
-                ly.recurrent is not None,
-            )
-            for ly in graph.layers
-        ),
-    )
     return VerifyReport(
-        model=info,
+        model=_model_info(graph, source, float_source),
         samples=B,
         num_steps=T,
         golden_lava=gl,
         float_quant=agreement,
         tau=float(tau),
-        accuracy=tuple(acc),
+        accuracy=_accuracies(recordings, y, readout),
         health=health,
         timings=timings,
         versions=_versions(),
+        readout=readout,
         artifacts=VerifyArtifacts(graph, float_graph, batch, y, recordings, traces, trace_sample),
     )

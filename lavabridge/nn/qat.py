@@ -4,9 +4,10 @@
 
     sigma = M / max(|W_syn|, |W_rec|)          per layer, as post-training quantization chooses it
     W_q   = mantissa(sigma * W) / sigma        M = 254 (mixed signs: even mantissas), 255 otherwise
+                                               (the sign mode's grid, lavabridge.target)
     forward uses W_q; backward passes the gradient straight through (d W_q / d W = 1)
 
-so the float model trains with exactly the weight grid :func:`~lavabridge.quant.ptq.quantize` will
+so the float model trains with exactly the weight grid :func:`lavabridge.quant.ptq.quantize` will
 pick, and quantization afterwards loses nothing on the weights (``max_weight_error`` ~ 0); only the
 threshold/bias rounding and Lava's round-toward-zero decays remain.
 """
@@ -18,12 +19,21 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from lavabridge.nn.layers import SpikingNet
+from lavabridge.target import LOIHI2, LoihiTarget, SignMode
 
 
-def _mantissa_grid(w: torch.Tensor, sigma: torch.Tensor, mixed: bool) -> torch.Tensor:
-    if mixed:  # Lava drops the LSB of mixed-sign 8-bit weights: even mantissas in [-256, 254]
-        return torch.clamp(2 * torch.round(w * sigma / 2), -256, 254) / sigma
-    return torch.clamp(torch.round(w * sigma), -255, 255) / sigma
+def _sign_mode(w: torch.Tensor) -> SignMode:
+    if bool((w < 0).any()) and bool((w > 0).any()):
+        return SignMode.MIXED
+    return SignMode.INHIBITORY if bool((w < 0).any()) else SignMode.EXCITATORY
+
+
+def _mantissa_grid(
+    w: torch.Tensor, sigma: torch.Tensor, mode: SignMode, target: LoihiTarget
+) -> torch.Tensor:
+    """``sigma w`` on the sign mode's weight grid (even values for mixed signs), back in float."""
+    lo, hi, step = target.weight_grid(mode)
+    return torch.clamp(step * torch.round(w * sigma / step), lo, hi) / sigma
 
 
 class FakeQuantWeight(nn.Module):
@@ -33,11 +43,14 @@ class FakeQuantWeight(nn.Module):
     ----------
     partners : list of nn.Linear
         The other Dense modules feeding the same neurons (their raw weights share the scale).
+    target : LoihiTarget
+        Whose weight grid to train on.
     """
 
-    def __init__(self, partners: list[nn.Linear]) -> None:
+    def __init__(self, partners: list[nn.Linear], target: LoihiTarget = LOIHI2) -> None:
         super().__init__()
         self._partners = partners  # plain list: not registered as submodules
+        self._target = target
 
     def _raw(self, lin: nn.Linear) -> torch.Tensor:
         if parametrize.is_parametrized(lin, "weight"):
@@ -49,15 +62,13 @@ class FakeQuantWeight(nn.Module):
         peak = torch.stack([m.abs().max() for m in mats]).max()
         if float(peak) == 0.0:
             return w
-        mixed = [bool((m < 0).any()) and bool((m > 0).any()) for m in mats]
-        limit = min(254.0 if mx else 255.0 for mx in mixed)
+        limit = min(float(self._target.weight_magnitude(_sign_mode(m))) for m in mats)
         sigma = limit / peak
-        mine_mixed = bool((w < 0).any()) and bool((w > 0).any())
-        q = _mantissa_grid(w.detach(), sigma, mine_mixed)
+        q = _mantissa_grid(w.detach(), sigma, _sign_mode(w.detach()), self._target)
         return w + (q - w).detach()
 
 
-def enable_qat(net: SpikingNet) -> SpikingNet:
+def enable_qat(net: SpikingNet, target: LoihiTarget = LOIHI2) -> SpikingNet:
     """Fake-quantize every Dense of ``net`` in place (idempotent); returns ``net``."""
     for layer in net.layers:
         lins = [lin for lin in (layer.synapse, layer.recurrent) if lin is not None]
@@ -65,7 +76,7 @@ def enable_qat(net: SpikingNet) -> SpikingNet:
             if parametrize.is_parametrized(lin, "weight"):
                 continue
             parametrize.register_parametrization(
-                lin, "weight", FakeQuantWeight([p for p in lins if p is not lin])
+                lin, "weight", FakeQuantWeight([p for p in lins if p is not lin], target)
             )
     return net
 

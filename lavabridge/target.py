@@ -1,6 +1,6 @@
 """The target table: every Loihi / Lava ``fixed_pt`` constant lavabridge relies on, in one place.
 
-Each entry is checked against the installed Lava process models by ``tests/quant/test_target.py``,
+Each entry is checked against the installed Lava process models by ``tests/test_target.py``,
 so an upstream change fails loudly instead of silently breaking bit-exactness.
 
 The CUBA-LIF update of Lava's ``PyLifModelBitAcc`` in these units (one time step)::
@@ -36,7 +36,7 @@ class LoihiTarget:
     """Constants and legal ranges of the Loihi 2 CUBA-LIF + Dense path in Lava's ``fixed_pt`` models.
 
     Ranges are inclusive. Where Lava's CPU model accepts more than Loihi hardware, the range here is
-    what the CPU model computes exactly; :meth:`hardware_notes` lists what hardware would refuse.
+    what the CPU model computes exactly (``vth_range`` vs ``vth_hw_max``).
     """
 
     # --- LIF (lava/proc/lif/models.py, AbstractPyLifModelFixed) ---
@@ -92,16 +92,49 @@ class LoihiTarget:
         """Number of LSBs Lava's Dense drops: ``8 - num_weight_bits + (1 if MIXED else 0)``."""
         return self.weight_bits - num_weight_bits + int(sign_mode == SignMode.MIXED)
 
+    def weight_grid(self, sign_mode: SignMode) -> tuple[int, int, int]:
+        """``(lo, hi, step)``: the effective weights of a full-width (8-bit) Dense of a sign mode.
 
-def decay_to_du(current_decay: float) -> int:
-    """12-bit ``du`` for a current decay fraction: ``du + 1 = round(4096 * decay)``, in [-1, 4095]."""
-    return int(min(4095, max(-1, round(4096 * current_decay) - 1)))
+        Lava keeps ``(w >> n) << n`` with ``n = truncate_bits(mode, 8)``: mixed signs give the even
+        values in ``[-256, 254]``, excitatory ``[0, 255]``, inhibitory ``[-255, 0]``.
+        """
+        lo, hi = self.weight_clip_range(sign_mode)
+        n = self.truncate_bits(sign_mode, self.weight_bits)
+        return -((-lo >> n) << n), (hi >> n) << n, 1 << n
 
+    def weight_magnitude(self, sign_mode: SignMode) -> int:
+        """The largest weight magnitude the grid holds on both used sides (254 mixed, else 255)."""
+        lo, hi, _ = self.weight_grid(sign_mode)
+        return min(abs(r) for r in (lo, hi) if r != 0)
 
-def decay_to_dv(voltage_decay: float) -> int:
-    """12-bit ``dv`` for a voltage decay fraction: ``dv = round(4096 * decay)``, in [0, 4096]."""
-    return int(min(4096, max(0, round(4096 * voltage_decay))))
+    def decay_to_du(self, current_decay: float) -> int:
+        """12-bit ``du`` for a current decay fraction: ``du + ds_offset = round(unity * decay)``."""
+        lo, hi = self.du_range
+        return int(min(hi, max(lo, round(self.decay_unity * current_decay) - self.ds_offset)))
+
+    def decay_to_dv(self, voltage_decay: float) -> int:
+        """12-bit ``dv`` for a voltage decay fraction: ``dv + dm_offset = round(unity * decay)``."""
+        lo, hi = self.dv_range
+        return int(min(hi, max(lo, round(self.decay_unity * voltage_decay) - self.dm_offset)))
+
+    def current_decay(self, du: int) -> float:
+        """The decay fraction of ``du``: ``(du + ds_offset) / unity`` (exact inverse on the grid)."""
+        return (du + self.ds_offset) / self.decay_unity
+
+    def voltage_decay(self, dv: int) -> float:
+        """The decay fraction of ``dv``: ``(dv + dm_offset) / unity``."""
+        return (dv + self.dm_offset) / self.decay_unity
 
 
 LOIHI2 = LoihiTarget()
 """The default target: Loihi 2 as modelled by lava-nc 0.10.0's ``fixed_pt`` process models."""
+
+
+def decay_to_du(current_decay: float, target: LoihiTarget = LOIHI2) -> int:
+    """12-bit ``du`` for a current decay fraction: ``du + 1 = round(4096 * decay)``, in [-1, 4095]."""
+    return target.decay_to_du(current_decay)
+
+
+def decay_to_dv(voltage_decay: float, target: LoihiTarget = LOIHI2) -> int:
+    """12-bit ``dv`` for a voltage decay fraction: ``dv = round(4096 * decay)``, in [0, 4096]."""
+    return target.decay_to_dv(voltage_decay)

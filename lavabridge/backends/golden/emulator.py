@@ -35,18 +35,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.backends.golden.arith import bias_from_mantissa, lif_step
+from lavabridge.backends.golden.fast import feed_forward, run_layer
+from lavabridge.backends.golden.ops import TORCH_MIN_MACS, LayerPlan, layer_ops, plan_layers
+from lavabridge.backends.inputs import BatchInput, prepare_input
 from lavabridge.errors import InputError
-from lavabridge.golden.arith import DenseOp, DenseState, LifParams, bias_from_mantissa, lif_step
-from lavabridge.golden.fast import (
-    TORCH_MIN_MACS,
-    LayerPlan,
-    feed_forward,
-    plan_layers,
-    run_layer,
-)
-from lavabridge.inputs import BatchInput, prepare_input
-from lavabridge.quant.qgraph import InputKind, QGraph
+from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
+from lavabridge.semantics import InputKind
 
 _CHUNK_ELEMENTS = 1 << 23  # default chunk: about this many (sample, step, neuron) cells
 _MIN_SAMPLES_PER_THREAD = 32  # a thread gets at least this many samples
@@ -196,7 +192,7 @@ def _run_chunk(
             s_prev = scratch.get("float spikes", (T, nb, graph.n_in), np.float32)
             np.copyto(s_prev, batch.data.transpose(1, 0, 2))
         else:
-            bias = bias_from_mantissa(batch.data, graph.layers[0].neuron.bias_exp[None, :])
+            bias = bias_from_mantissa(batch.data, plans[0].lif.bias_exp[None, :])
     for i, plan in enumerate(plans):
         h = None
         if plan.ff is not None:
@@ -251,21 +247,14 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
     """The int64 oracle: Lava's step-major SPK phase order, every Dense sum in int64."""
     t0 = time.perf_counter()
     B, T = batch.batch, batch.num_steps
-    target = graph.target
-
-    dense: list[DenseState | None] = []
-    rec: list[DenseState | None] = []
-    lif: list[LifParams] = []
-    for layer in graph.layers:
-        syn = layer.synapse
-        dense.append(DenseState(DenseOp.build(syn, target, exact_int=True), B) if syn else None)
-        rd = layer.recurrent
-        rec.append(DenseState(DenseOp.build(rd, target, exact_int=True), B) if rd else None)
-        lif.append(LifParams.build(layer.neuron, target))
+    ops = layer_ops(graph)
+    dense = [None if o.synapse is None else o.synapse.step(B) for o in ops]
+    rec = [None if o.recurrent is None else o.recurrent.step(B) for o in ops]
+    lif = [o.lif for o in ops]
 
     input_bias = None
     if batch.kind == InputKind.BIAS:
-        input_bias = bias_from_mantissa(batch.data, graph.layers[0].neuron.bias_exp[None, :])
+        input_bias = bias_from_mantissa(batch.data, lif[0].bias_exp[None, :])
 
     sizes = graph.sizes
     u = [np.zeros((B, n), np.int64) for n in sizes]
@@ -284,8 +273,8 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
             d, r = dense[i], rec[i]
             if d is not None:
                 a_in = d.send()
-                assert s_prev is not None  # a layer with a synapse always has an input
-                d.receive(s_prev)
+                if s_prev is not None:  # a layer with a synapse always has an input
+                    d.receive(s_prev)
             if r is not None:
                 a_in = a_in + r.send()
             bias = input_bias if i == 0 and input_bias is not None else None

@@ -5,22 +5,24 @@ A run directory carries every stage's artifacts::
     lavabridge train --dataset digits --out runs/x      # pipeline.json, model.pt, model.lbir
     lavabridge quantize runs/x                          # model.lbq, quant_report.json
     lavabridge export runs/x                            # model.net (lava-dl netx), where expressible
-    lavabridge verify runs/x                            # verify/report.{json,md}, plots (lavabridge.cli_verify)
+    lavabridge verify runs/x                            # verify/report.{json,md}, plots (lavabridge.cli.verify)
     lavabridge demo                                     # all four on digits into runs/demo
+
+``demo`` writes the VerifyReport of its verify stage as ``runs/demo/report.json`` (the schema of
+``lavabridge verify``), plus ``report.md``, the plots and ``stages.json`` (stage timings).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_MISMATCH = 0, 1
+from lavabridge.cli.common import EXIT_MISMATCH, EXIT_OK, positive_int
 
 
-def add_pipeline_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
+def add_pipeline_commands(sub: Any) -> None:
     """Register the pipeline subcommands on an argparse subparsers object."""
 
     def training_options(p: argparse.ArgumentParser, out_default: str) -> None:
@@ -93,68 +95,41 @@ def _config(args: argparse.Namespace) -> Any:
     )
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """A summary table of a verify/demo report on stdout."""
+def print_result(result: Any) -> None:
+    """A summary table of a pipeline run (its VerifyReport and stage timings) on stdout."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"{report['dataset']}: {report['n_test']} test samples, T={report['num_steps']}"
-    )
-    table.add_column("oracle")
-    table.add_column("accuracy", justify="right")
-    table.add_column("spikes vs golden", justify="right")
-    table.add_column("time [s]", justify="right")
-    t = report.get("timings_s", {})
-    agree = ", ".join(f"{a:.4f}" for a in report["float_golden_spike_agreement"])
-    table.add_row(
-        "float reference",
-        f"{report['float_accuracy']:.4f}",
-        f"agree {agree}",
-        f"{t.get('float', 0):.2f}",
-    )
-    table.add_row(
-        "golden emulator", f"{report['golden_accuracy']:.4f}", "-", f"{t.get('golden', 0):.2f}"
-    )
-    if "lava_accuracy" in report:
-        same = "identical" if report["lava_golden_bit_exact"] else "DIFFERENT"
-        n = report.get("lava_samples", report["n_test"])
-        table.add_row(
-            f"Lava fixed_pt ({n} samples)",
-            f"{report['lava_accuracy']:.4f}",
-            same,
-            f"{t.get('lava', 0):.2f}",
-        )
-        if "float_accuracy_lava_samples" in report:
-            table.add_row(
-                f"float, same {n}", f"{report['float_accuracy_lava_samples']:.4f}", "", ""
-            )
-            table.add_row(
-                f"golden, same {n}", f"{report['golden_accuracy_lava_samples']:.4f}", "", ""
-            )
+    report = result.report
+    gl = report.golden_lava
+    table = Table(title=f"{report.model.name}: {report.samples} test samples, T={report.num_steps}")
+    for col, justify in (("oracle", "left"), ("accuracy", "right"), ("samples", "right"),
+                         ("spikes", "left")):  # fmt: skip
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    agree = ", ".join(f"{a.agreement:.4f}" for a in report.float_quant)
+    notes = {
+        "float": f"agreement with golden {agree}" if agree else "",
+        "golden": "-",
+        "lava": "identical to golden" if gl.identical else "DIFFERENT from golden",
+    }
+    for acc in report.accuracy:
+        table.add_row(acc.oracle, f"{acc.accuracy:.4f}", str(acc.samples), notes[acc.oracle])
     console = Console()
     console.print(table)
-    stages = ", ".join(f"{k} {v:.1f}s" for k, v in t.items())
-    console.print(f"stages: {stages}")
-    if report.get("lava_golden_first_mismatch"):
-        console.print(f"first mismatch: {report['lava_golden_first_mismatch']}")
-    for key in ("raster_png",):
-        if key in report:
-            console.print(f"{key}: {report[key]}")
-
-
-def _verdict(report: dict[str, Any]) -> int:
-    return EXIT_OK if report.get("lava_golden_bit_exact", True) else EXIT_MISMATCH
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    oracles = ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items() if k != "total")
+    console.print(f"stages: {stages}; verify: {oracles}")
+    console.print(f"verdict: {report.summary()}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lavabridge.pipeline import run_pipeline
 
     cfg = _config(args)
-    report = run_pipeline(cfg)
-    print_report(report)
+    result = run_pipeline(cfg)
+    print_result(result)
     print(f"report: {Path(cfg.out_dir) / 'report.json'}")
-    return _verdict(report)
+    return EXIT_MISMATCH if result.report.status == "mismatch" else EXIT_OK
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -18,22 +18,17 @@ input (one line ``lavabridge: error: ...`` on stderr, from :func:`lavabridge.cli
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
 
-from lavabridge.errors import InputError, ModelFileError
-from lavabridge.inputs import load_npy
-
-EXIT_OK, EXIT_MISMATCH = 0, 1
-RUN_CONFIG = "pipeline.json"
+from lavabridge.cli.common import EXIT_MISMATCH, EXIT_OK, RUN_CONFIG, positive_int, stdout_to_stderr
+from lavabridge.errors import InputError
+from lavabridge.formats.npy import load_npy
 
 
-def add_verify_command(sub: Any, positive_int: Callable[[str], int]) -> None:
+def add_verify_command(sub: Any) -> None:
     """Register ``verify`` on an argparse subparsers object."""
     p = sub.add_parser(
         "verify",
@@ -64,41 +59,17 @@ def add_verify_command(sub: Any, positive_int: Callable[[str], int]) -> None:
     p.add_argument("--chunk", type=positive_int, default=64, metavar="N", help="samples per run")
     p.add_argument("--sample", type=int, default=0, metavar="I", help="sample to plot")
     p.add_argument("--tau", type=float, default=4.0, help="van Rossum time constant [steps]")
+    p.add_argument(
+        "--readout", choices=("auto", "spikes", "v"), default="auto",
+        help="how --labels accuracy decodes a class (auto: v when the output layer cannot fire)",
+    )  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="write report.json/.md only")
     p.set_defaults(func=cmd_verify)
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Any:
-    with contextlib.redirect_stdout(sys.stderr):  # lava-dl prints on import
-        yield
-
-
-def _run_dir_inputs(
-    args: argparse.Namespace, run: Path
-) -> tuple[Path, Path | None, npt.NDArray[Any], npt.NDArray[Any], Path]:
-    for opt in ("input", "labels", "float_model", "steps"):
-        if getattr(args, opt) is not None:
-            flag = "--" + opt.replace("_", "-")
-            raise InputError(f"{flag}: not used with a run directory (it supplies its own)")
-    from lavabridge.data import load_dataset
-    from lavabridge.pipeline import deployed_input, encoded_test_split, load_config
-
-    cfg = load_config(run)
-    for name in ("model.lbq", "model.lbir"):
-        if not (run / name).is_file():
-            raise ModelFileError(f"{run / name}: missing (run `lavabridge quantize {run}` first)")
-    ds = load_dataset(cfg.dataset, cfg.data_dir)
-    x, y = encoded_test_split(ds, cfg)
-    out = Path(args.out) if args.out else run / "verify"
-    if cfg.encoding == "current":  # bias input: the float reference takes other input; skip it
-        return run / "model.lbq", None, deployed_input(run, cfg, x), y, out
-    return run / "model.lbq", run / "model.lbir", x, y, out
-
-
 def _model_inputs(
     args: argparse.Namespace, model: Path
-) -> tuple[Path, Path | None, npt.NDArray[Any], npt.NDArray[Any] | None, Path]:
+) -> tuple[Path | None, npt.NDArray[Any], npt.NDArray[Any] | None, Path]:
     if args.input is None:
         raise InputError(f"--input X.npy is required to verify a model file ({model})")
     if args.out is None:
@@ -112,7 +83,7 @@ def _model_inputs(
             raise InputError(f"--float-model {float_path}: no such file")
     elif model.with_suffix(".lbir").is_file():
         float_path = model.with_suffix(".lbir")
-    return model, float_path, x, y, Path(args.out)
+    return float_path, x, y, Path(args.out)
 
 
 def _print_summary(report: Any, files: dict[str, Path]) -> None:
@@ -138,51 +109,65 @@ def _print_summary(report: Any, files: dict[str, Path]) -> None:
         print(f"wrote {key}: {path}")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    if args.tau <= 0:
+        raise InputError(f"--tau must be > 0, got {args.tau}")
+    if args.sample < 0:
+        raise InputError(f"--sample must be >= 0, got {args.sample}")
+
+
+def _verify_run_dir(args: argparse.Namespace, run: Path) -> tuple[Any, Path]:
+    for opt in ("input", "labels", "float_model", "steps"):
+        if getattr(args, opt) is not None:
+            flag = "--" + opt.replace("_", "-")
+            raise InputError(f"{flag}: not used with a run directory (it supplies its own)")
+    from lavabridge.pipeline import verify_run
+
+    report = verify_run(run, lava=not args.no_lava, probe_uv=not args.spikes_only, progress=True)
+    return report, Path(args.out) if args.out else run / "verify"
+
+
+def _verify_model(args: argparse.Namespace, model: Path) -> tuple[Any, Path]:
+    from lavabridge.verify import verify
+
+    float_path, x, y, out = _model_inputs(args, model)
+    report = verify(
+        model,
+        x,
+        labels=y,
+        float_model=float_path,
+        num_steps=args.steps,
+        lava=not args.no_lava,
+        lava_samples=args.lava_samples,
+        probe_uv=not args.spikes_only,
+        chunk=args.chunk,
+        sample=args.sample,
+        tau=args.tau,
+        readout=args.readout,
+        progress=True,
+    )
+    return report, out
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Run ``lavabridge verify``; return the exit code."""
-    from lavabridge.verify import verify, write_report
+    from lavabridge.verify import write_report
 
     target = Path(args.target)
-    float_path: Path | None
-    y: npt.NDArray[Any] | None
+    _check_options(args)
     if target.is_dir():
         if not (target / RUN_CONFIG).is_file():
             raise InputError(
                 f"{target}: a directory but not a run directory (no {RUN_CONFIG}); "
                 "pass a .net/.lbq model with --input, or a directory from `lavabridge train`"
             )
-        model, float_path, x, y, out = _run_dir_inputs(args, target)
-        if x.ndim == 2:  # a current-coded run: bias input held for the run's T steps
-            from lavabridge.pipeline import load_config
-
-            args.steps = load_config(target).num_steps
+        with stdout_to_stderr():
+            report, out = _verify_run_dir(args, target)
     elif target.is_file():
-        model, float_path, x, y, out = _model_inputs(args, target)
+        with stdout_to_stderr():
+            report, out = _verify_model(args, target)
     else:
         raise InputError(f"{target}: no such model file or run directory")
-    if args.tau <= 0:
-        raise InputError(f"--tau must be > 0, got {args.tau}")
-    if args.sample < 0:
-        raise InputError(f"--sample must be >= 0, got {args.sample}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create ({exc.strerror or exc})") from exc
-    with _quiet_stdout():
-        report = verify(
-            model,
-            x,
-            labels=y,
-            float_model=float_path,
-            num_steps=args.steps,
-            lava=not args.no_lava,
-            lava_samples=args.lava_samples,
-            probe_uv=not args.spikes_only,
-            chunk=args.chunk,
-            sample=args.sample,
-            tau=args.tau,
-            progress=True,
-        )
     try:
         files = write_report(report, out, plots=not args.no_plots)
     except OSError as exc:

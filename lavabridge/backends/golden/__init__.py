@@ -1,5 +1,5 @@
 """Golden emulator: QGraphs run in integers, bit-exact with Lava's ``fixed_pt`` models."""
 
-from lavabridge.golden.emulator import emulate
+from lavabridge.backends.golden.emulator import emulate
 
 __all__ = ["emulate"]

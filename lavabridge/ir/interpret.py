@@ -9,43 +9,57 @@ float units when probed).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.delays import DelayRing, split_by_delay
+from lavabridge.dispatch import Table
 from lavabridge.errors import InputError
-from lavabridge.ir import Compare, CubaLIF, Dense, Graph, Input, InputMode, Reset
+from lavabridge.ir.chain import describe
+from lavabridge.ir.graph import Graph
+from lavabridge.ir.nodes import CubaLIF, Dense, Input, Neuron, Synapse
 from lavabridge.recording import Recording
+from lavabridge.semantics import Compare, InputKind, Reset
 
 F64 = npt.NDArray[np.float64]
 
 
-class _Synapse:
-    """A Dense with its delay line: ``I[t] = sum_j W_ij s_j[t - 1 - D_ij] + b``."""
+class FloatSynapse(Protocol):
+    """A synapse in float64, stepped: ``send()`` this step's currents, then ``receive`` spikes."""
+
+    def send(self) -> F64: ...
+
+    def receive(self, s: F64) -> None: ...
+
+
+class DenseFloat:
+    """A Dense with its delay line (:mod:`lavabridge.delays`): ``I[t] = sum_j W_ij s_j[t-1-D_ij] + b``."""
 
     def __init__(self, dense: Dense, batch: int) -> None:
         w = np.asarray(dense.weight, np.float64)
-        delays = np.zeros(w.shape, np.int64) if dense.delay is None else np.asarray(dense.delay)
-        self.buckets = [(int(d), np.where(delays == d, w, 0.0).T.copy()) for d in np.unique(delays)]
+        self.buckets = [(d, w_d.T.copy()) for d, w_d in split_by_delay(w, dense.delay)]
         self.bias = None if dense.bias is None else np.asarray(dense.bias, np.float64)
-        self.buf = np.zeros((int(delays.max()) + 1, batch, w.shape[0]))
-        self.head = 0
+        self.ring = DelayRing(dense.max_delay, (batch, dense.n_out), np.float64)
 
     def send(self) -> F64:
-        out = self.buf[self.head].copy()
-        self.buf[self.head] = 0.0
-        self.head = (self.head + 1) % self.buf.shape[0]
+        out = self.ring.send()
         return out if self.bias is None else out + self.bias
 
     def receive(self, s: F64) -> None:
-        n = self.buf.shape[0]
         for d, wt in self.buckets:
-            self.buf[(self.head + d) % n] += s @ wt
+            self.ring.receive(d, s @ wt)
 
 
-def _step(
+NeuronStep = Callable[..., tuple[F64, F64, npt.NDArray[np.bool_]]]
+
+
+def cuba_step(
     neuron: CubaLIF, u: F64, v: F64, current: F64, extra_bias: F64 | None = None
 ) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
+    """One step of :class:`~lavabridge.ir.CubaLIF` in float64 (equations in its docstring)."""
     u = (1.0 - neuron.current_decay) * u + current
     bias = np.asarray(neuron.bias, np.float64)
     if extra_bias is not None:
@@ -56,13 +70,18 @@ def _step(
     return u, v, s
 
 
+SYNAPSES: Table[Callable[..., FloatSynapse]] = Table("float reference", {Dense: DenseFloat})
+NEURONS: Table[NeuronStep] = Table("float reference", {CubaLIF: cuba_step})
+
+
 def _input(graph: Graph, x: npt.ArrayLike, num_steps: int | None) -> tuple[F64, int, F64 | None]:
     """(spikes [B, T, n] or zeros, T, bias input [B, n] or None), checked against the graph."""
     inp = graph.nodes[graph.input_name]
-    assert isinstance(inp, Input)  # a Graph has exactly one Input node
+    if not isinstance(inp, Input):  # pragma: no cover - a Graph has exactly one Input node
+        raise InputError(f"graph '{graph.name}' has no Input node")
     arr = np.asarray(x, np.float64)
     n = graph.input_size
-    if inp.mode == InputMode.BIAS:
+    if inp.mode == InputKind.BIAS:
         arr = arr[None] if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != n or not num_steps or num_steps < 1:
             raise InputError(
@@ -76,18 +95,30 @@ def _input(graph: Graph, x: npt.ArrayLike, num_steps: int | None) -> tuple[F64, 
     return arr, arr.shape[1], None
 
 
+def _synapse(name: str, node: Synapse | None, batch: int) -> FloatSynapse | None:
+    return None if node is None else SYNAPSES.of(node, describe(name, node))(node, batch)
+
+
 def interpret(
     graph: Graph, x: npt.ArrayLike, *, num_steps: int | None = None, probe_uv: bool = False
 ) -> Recording:
     """Run ``graph`` in float64: binary spikes ``[B, T, n_in]`` (or ``[T, n_in]``), or, for a
-    bias-input graph, graded values ``[B, n_in]`` held for ``num_steps`` steps."""
+    bias-input graph, graded values ``[B, n_in]`` held for ``num_steps`` steps.
+
+    Raises
+    ------
+    UnsupportedError
+        A node kind the float reference has no entry for (names the node and the kinds it has).
+    """
     t0 = time.perf_counter()
     arr, T, bias_in = _input(graph, x, num_steps)
     B = arr.shape[0]
     chain = graph.layer_chain()
-    syn = [_Synapse(layer.synapse, B) if layer.synapse is not None else None for layer in chain]
-    rec = [_Synapse(layer.recurrent, B) if layer.recurrent is not None else None for layer in chain]
+    steps = [NEURONS.of(ly.neuron, describe(ly.name, ly.neuron)) for ly in chain]
+    syn = [_synapse(ly.synapse_name, ly.synapse, B) for ly in chain]
+    rec = [_synapse(ly.recurrent_name or "", ly.recurrent, B) for ly in chain]
     sizes = [layer.neuron.size for layer in chain]
+    neurons: list[Neuron] = [layer.neuron for layer in chain]
     u = [np.zeros((B, n)) for n in sizes]
     v = [np.zeros((B, n)) for n in sizes]
     spikes = [np.zeros((B, T, n), np.uint8) for n in sizes]
@@ -95,7 +126,7 @@ def interpret(
     vs = [np.zeros((B, T, n)) for n in sizes] if probe_uv else None
     for t in range(T):
         s_prev = arr[:, t] if bias_in is None else np.zeros((B, 0))
-        for i, layer in enumerate(chain):
+        for i in range(len(chain)):
             current = np.zeros((B, sizes[i]))
             d = syn[i]
             if d is not None:
@@ -104,7 +135,8 @@ def interpret(
             r = rec[i]
             if r is not None:
                 current = current + r.send()
-            u[i], v[i], s = _step(layer.neuron, u[i], v[i], current, bias_in if i == 0 else None)
+            extra = bias_in if i == 0 else None
+            u[i], v[i], s = steps[i](neurons[i], u[i], v[i], current, extra)
             if r is not None:
                 r.receive(s.astype(np.float64))
             spikes[i][:, t] = s

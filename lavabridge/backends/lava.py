@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.backends.inputs import BatchInput, prepare_input
+from lavabridge.backends.streaming import StreamingGraph, build_streaming_graph
 from lavabridge.errors import InputError, LavaRuntimeError
-from lavabridge.exporters.lava import StreamingGraph, build_streaming_graph
-from lavabridge.inputs import BatchInput, prepare_input
-from lavabridge.quant.qgraph import InputKind, QGraph
+from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
+from lavabridge.semantics import InputKind
 
 
 def _workdir() -> Path:
@@ -139,15 +140,11 @@ class LavaSession:
                 f"Lava could not compile graph '{self.graph.name}': {exc}"
             ) from exc
         self.timings["compile"] = time.perf_counter() - t1
-        rows = {"input": self.chunk * self.num_steps, "bias": self.chunk + 1}
         for key, path in sg.files.items():
-            n_rows = rows.get(key, self.chunk * self.num_steps)
-            width = self.graph.n_in if key in rows else self._width(key)
-            self._maps[key] = np.memmap(path, dtype=np.int32, mode="r+", shape=(n_rows, width))
+            n_rows = self.chunk + 1 if key == "bias" else self.chunk * self.num_steps
+            shape = (n_rows, *sg.shapes[key])
+            self._maps[key] = np.memmap(path, dtype=np.int32, mode="r+", shape=shape)
         return sg
-
-    def _width(self, key: str) -> int:
-        return self.graph.layers[int(key.rsplit("_", 1)[1])].size
 
     # ----------------------------------------------------------------- running
     def run(self, x: npt.ArrayLike) -> Recording:
@@ -175,7 +172,9 @@ class LavaSession:
         vs = [np.zeros((B, T, n), np.int64) for n in sizes] if self.probe_uv else None
         if batch.kind == InputKind.BIAS and not first_call:
             # the tap loaded a stale row at the end of the previous call: set this one directly
-            sg.network.neurons[0].bias_mant.set(batch.data[0].astype(np.int32))
+            first = sg.network.layers[0].neuron
+            if first.input_var is not None:
+                first.var(first.input_var).set(batch.data[0].astype(np.int32))
         t_run = t_io = 0.0
         starts = range(0, B, C)
         bar = None

@@ -1,0 +1,58 @@
+"""The ``lavabridge`` command line.
+
+``lavabridge run MODEL --input X.npy --backend {golden,lava,netx} --out REC.npz``
+    Run a model (netx ``.net`` or QGraph ``.lbq``) on a batch and write a Recording
+    (``spikes_<i>`` ``[B, T, N_i]`` per neuron layer, and ``u_<i>``, ``v_<i>`` with ``--probe-uv``).
+``lavabridge info MODEL``
+    Print the layers of a model (and any approximated semantics).
+``lavabridge convert MODEL OUT``
+    Rewrite a model as ``.lbq`` or netx ``.net`` (chosen by OUT's extension).
+``lavabridge demo | train | quantize | export``
+    The main job and its stages (see :mod:`lavabridge.cli.pipeline`).
+``lavabridge verify MODEL --input X.npy --out DIR`` / ``lavabridge verify RUN_DIR``
+    Float vs golden vs Lava with diagnostics, report.json/report.md and plots
+    (see :mod:`lavabridge.cli.verify`).
+
+Every expected failure (missing file, wrong shape, unsupported layer, bad option) ends with exit
+code 2 and one line ``lavabridge: error: ...`` on stderr; results go to stdout and files, progress
+bars to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lavabridge.cli.common import PROG, Parser, UsageError, error
+from lavabridge.cli.models import add_model_commands
+from lavabridge.cli.pipeline import add_pipeline_commands
+from lavabridge.cli.verify import add_verify_command
+from lavabridge.errors import LavaBridgeError
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = Parser(prog=PROG, description=__doc__.split("\n\n")[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_model_commands(sub)
+    add_pipeline_commands(sub)
+    add_verify_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 golden/Lava mismatch, 2 error)."""
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.func(args)
+    except UsageError as exc:
+        return error(exc)
+    except LavaBridgeError as exc:
+        return error(exc)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,201 @@
+"""The model-file commands of the ``lavabridge`` CLI: ``run``, ``info``, ``convert``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lavabridge.backends.golden import emulate
+from lavabridge.backends.inputs import prepare_input
+from lavabridge.backends.lava import run_lava
+from lavabridge.backends.netx_lava import run_netx
+from lavabridge.cli.common import EXIT_OK, positive_int, stdout_to_stderr
+from lavabridge.errors import InputError
+from lavabridge.exporters.netx import write_netx
+from lavabridge.formats.npy import load_npy
+from lavabridge.importers.load import detect_format, load_model
+from lavabridge.importers.netx import netx_input_transform
+from lavabridge.quant.qgraph import QGraph
+from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.serialize import SUFFIX, save_qgraph
+from lavabridge.recording import Recording
+from lavabridge.semantics import InputKind
+
+
+def add_model_commands(sub: Any) -> None:
+    """Register ``run``, ``info`` and ``convert`` on an argparse subparsers object."""
+    run = sub.add_parser("run", help="run a model on an input batch and write a recording")
+    run.add_argument("model", metavar="MODEL", help="netx .net (HDF5) or lavabridge .lbq file")
+    run.add_argument(
+        "--input",
+        required=True,
+        metavar="X.npy",
+        help="int spikes [B,T,N_in] or [T,N_in]; for a bias-input model, bias mantissas "
+        "[B,N_in] or [N_in] (then --steps is required)",
+    )
+    run.add_argument("--backend", choices=("golden", "lava", "netx"), default="golden")
+    run.add_argument("--out", required=True, metavar="REC.npz", help="recording to write")
+    run.add_argument("--probe-uv", action="store_true", help="also record u and v of every layer")
+    run.add_argument("--steps", type=positive_int, metavar="T", help="time steps per sample")
+    run.add_argument(
+        "--chunk", type=positive_int, default=32, metavar="N", help="samples per Lava run call"
+    )
+    run.set_defaults(func=cmd_run)
+
+    info = sub.add_parser("info", help="print a model's layers")
+    info.add_argument("model", metavar="MODEL")
+    info.set_defaults(func=cmd_info)
+
+    convert = sub.add_parser("convert", help=f"rewrite a model as {SUFFIX} or netx .net")
+    convert.add_argument("model", metavar="MODEL")
+    convert.add_argument("out", metavar="OUT", help=f"ends in {SUFFIX} or .net")
+    convert.set_defaults(func=cmd_convert)
+
+
+def open_model(path: str) -> QGraph:
+    """``load_model`` with lava-dl's import notice kept off stdout."""
+    with stdout_to_stderr():
+        return load_model(path)
+
+
+def _synapse_text(d: Any) -> str:
+    if d is None:
+        return "-"
+    if not isinstance(d, QDense):
+        return str(d.kind)
+    text = f"exp {d.weight_exp:+d} nwb {d.num_weight_bits} {d.mode.name.lower()}"
+    return text + (f" delay<={d.max_delay}" if d.delays is not None else "")
+
+
+def _bias_text(mant: npt.NDArray[np.int64], exp: npt.NDArray[np.int64]) -> str:
+    if not mant.any():
+        return "0"
+    return f"[{mant.min()}, {mant.max()}] << {sorted(set(exp.tolist()))}"
+
+
+def _neuron_cells(n: Any) -> tuple[str, str, str, str]:
+    if not isinstance(n, QCubaLIF):
+        return (str(n.kind), "-", "-", "-")
+    return str(n.du), str(n.dv), str(n.vth), _bias_text(n.bias_mant, n.bias_exp)
+
+
+def layers_table(graph: QGraph) -> list[str]:
+    """The aligned table of ``lavabridge info``: one row per layer."""
+    head = ("#", "name", "size", "du", "dv", "vth", "bias", "synapse", "recurrent")
+    rows = [head]
+    for i, layer in enumerate(graph.layers):
+        synapse = _synapse_text(layer.synapse)
+        if layer.synapse is None and graph.input_kind == InputKind.BIAS and i == 0:
+            synapse = "(bias input)"
+        cells = (str(i), layer.name, str(layer.size), *_neuron_cells(layer.neuron))
+        rows.append((*cells, synapse, _synapse_text(layer.recurrent)))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
+def _summary(rec: Recording, graph: QGraph, wall: float) -> list[str]:
+    lines = [f"{rec.backend}: {rec.batch} sample(s) x {rec.num_steps} steps in {wall:.2f} s"]
+    for i, (layer, count) in enumerate(zip(graph.layers, rec.spike_counts(), strict=True)):
+        rate = count / max(1, rec.batch * rec.num_steps * layer.size)
+        lines.append(
+            f"  layer {i} {layer.name!r:>12} [{layer.size}]: {count} spikes ({rate:.4f} per neuron-step)"
+        )
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``lavabridge run``."""
+    kind = detect_format(args.model)
+    if args.backend == "netx" and kind != "netx":
+        raise InputError(
+            f"--backend netx runs lava-dl's own loader and needs a netx .net model, "
+            f"but {args.model} is a QGraph file; use --backend lava"
+        )
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise InputError(f"--out {out}: directory {out.parent} does not exist")
+    graph = open_model(args.model)
+    x = load_npy(args.input)
+    try:
+        batch = prepare_input(graph, x, args.steps)
+    except InputError as exc:
+        raise InputError(f"--input {args.input}: {exc}") from exc
+    t0 = time.perf_counter()
+    if args.backend == "golden":
+        rec = emulate(graph, batch.data, num_steps=batch.num_steps, probe_uv=args.probe_uv)
+    elif args.backend == "lava":
+        rec = run_lava(graph, batch.data, num_steps=batch.num_steps, probe_uv=args.probe_uv,
+                       chunk=args.chunk, progress=True)  # fmt: skip
+    else:
+        with stdout_to_stderr():
+            rec = run_netx(args.model, batch.data, num_steps=batch.num_steps,
+                           probe_uv=args.probe_uv)  # fmt: skip
+    wall = time.perf_counter() - t0
+    try:
+        rec.to_npz(out)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+    print("\n".join(_summary(rec, graph, wall)))
+    keys = "spikes_<i>, u_<i>, v_<i>" if rec.has_uv else "spikes_<i>"
+    print(f"wrote {out} ({keys} for i in 0..{rec.num_layers - 1})")
+    return EXIT_OK
+
+
+def _input_line(graph: QGraph, model: str, kind: str) -> str:
+    if graph.input_kind != InputKind.BIAS:
+        return f"input: binary spikes [B, T, {graph.n_in}]"
+    line = f"input: bias mantissas [B, {graph.n_in}] held for T steps (--steps required)"
+    if graph.input_encoding is not None:
+        enc = graph.input_encoding
+        line += (f"; encoding of float input x: round({enc.scale:.6g} * ({enc.gain:g} * x + bias)"
+                 f" / 2^{enc.bias_exp})")  # fmt: skip
+    if kind == "netx":
+        with stdout_to_stderr():
+            transform = netx_input_transform(model)
+        if transform is not None:
+            line += f"; netx image transform: {transform}"
+    return line
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``lavabridge info``."""
+    kind = detect_format(args.model)
+    graph = open_model(args.model)
+    fmt = "lava-dl netx HDF5" if kind == "netx" else "lavabridge QGraph"
+    sizes = "-".join(str(s) for s in (graph.n_in, *graph.sizes))
+    print(f"{args.model}: {fmt}, graph {graph.name!r}, {len(graph.layers)} layers, {sizes}")
+    print(_input_line(graph, args.model, kind))
+    print("\n".join(layers_table(graph)))
+    approx = graph.approximations
+    if approx:
+        print("approximated semantics (allowed at quantization; the deployment differs here):")
+        for name, a in approx:
+            print(f"  {name}: {a}")
+    else:
+        print("semantics: exact (no approximation)")
+    return EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``lavabridge convert``."""
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    if suffix not in (SUFFIX, ".net"):
+        raise InputError(f"OUT {out}: extension must be {SUFFIX} (QGraph) or .net (netx HDF5)")
+    graph = open_model(args.model)
+    if suffix == SUFFIX:
+        save_qgraph(graph, out)
+    else:
+        transform = None  # a netx source keeps its image transform; a QGraph has none
+        if detect_format(args.model) == "netx":
+            transform = netx_input_transform(args.model)
+        write_netx(graph, out, input_transform=transform)
+    print(f"wrote {out} (graph {graph.name!r}, {len(graph.layers)} layers)")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""File formats shared by readers and writers: lava-dl netx semantics, numpy inputs."""

@@ -1,0 +1,61 @@
+"""Opening a model file whatever its name: lavabridge's ``.lbq`` or lava-dl's netx ``.net``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lavabridge.errors import ModelFileError
+from lavabridge.importers.netx import read_netx
+from lavabridge.quant.qgraph import QGraph
+from lavabridge.quant.serialize import SUFFIX, load_qgraph
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK"
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """``"netx"`` (HDF5 signature) or ``"qgraph"`` (zip archive), read from the file's first bytes.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, unreadable, or neither format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(HDF5_SIGNATURE))
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read model file ({exc.strerror or exc})") from exc
+    if head == HDF5_SIGNATURE:
+        return "netx"
+    if head.startswith(ZIP_SIGNATURE):
+        return "qgraph"
+    raise ModelFileError(
+        f"{path}: unknown model format (expected a lava-dl netx HDF5 .net file "
+        f"or a lavabridge QGraph {SUFFIX} file)"
+    )
+
+
+def load_model(path: str | os.PathLike[str]) -> QGraph:
+    """Open a model file as a QGraph, whatever its name: netx HDF5 (``.net``) or ``.lbq``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unreadable, damaged or unknown file (see :func:`detect_format`).
+    UnsupportedError
+        A layer or node kind lavabridge cannot express exactly.
+    """
+    p = Path(path)
+    try:
+        if detect_format(p) == "netx":
+            return read_netx(p)
+        return load_qgraph(p)
+    except (OSError, ValueError, KeyError) as exc:  # what h5py/numpy raise on a damaged file
+        if isinstance(exc, ModelFileError):
+            raise
+        raise ModelFileError(f"{p}: cannot read model ({exc})") from exc
