@@ -7,7 +7,7 @@ which runs each row in a fresh process.
 
 Backends
 --------
-``golden``        the fast golden emulator (:func:`lavabridge.golden.emulate`), best of ``reps``
+``golden``        the fast golden emulator (:func:`lavabridge.backends.golden.emulate`), best of ``reps``
                   runs after one warm-up, u/v probing off;
 ``golden-int64``  the int64 oracle (``exact_int=True``), one run;
 ``lava-stream``   one :class:`LavaSession` streaming the batch (state reset between samples by

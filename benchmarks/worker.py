@@ -57,7 +57,7 @@ def _preload(kinds: set[str]) -> None:
         _warm_up_lava()
     import numpy  # noqa: F401
 
-    import lavabridge.golden  # noqa: F401
+    import lavabridge.backends.golden  # noqa: F401
 
     if kinds & {"golden", "golden-pass", "float-torch", "gemm"}:
         import torch  # noqa: F401

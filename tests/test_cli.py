@@ -5,10 +5,12 @@ Error cases must end with exit code 2 and exactly one ``lavabridge: error: ...``
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -211,7 +213,7 @@ def test_info_lists_the_layers(model: Path, capsys: pytest.CaptureFixture[str]) 
     assert table[0].split()[:6] == ["#", "name", "size", "du", "dv", "vth"]
     assert table[1].split()[:6] == ["0", "inp", "6", "500", "300", "40"]
     assert "delay<=3" in table[1] and "exp +1" in table[2] and "mixed" in table[2]
-    assert len(table) == 4
+    assert len(table) == 5 and table[4] == "semantics: exact (no approximation)"
 
 
 def test_info_on_lava_dl_mnist_keeps_stdout_clean() -> None:
@@ -254,45 +256,67 @@ def test_convert_to_netx_keeps_behaviour(
     assert before.identical(emulate(read_netx(net), x, probe_uv=True))
 
 
-# ----------------------------------------------------------------------------- demo
+# ----------------------------------------------------------------------------- netx example
+def _netx_example() -> Any:
+    """``examples/netx_mnist.py`` as a module (the interim netx demo, now an example)."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "netx_mnist.py"
+    spec = importlib.util.spec_from_file_location("netx_mnist_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.lava
-def test_demo_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out_dir = tmp_path / "demo"
-    code, out, _ = _run(
-        ["netx-demo", "--samples", "2", "--steps", "8", "--out", str(out_dir)], capsys
-    )
+def test_netx_example_writes_the_verify_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "netx-demo"
+    code = _netx_example().main(["--samples", "2", "--steps", "8", "--out", str(out_dir)])
     report = json.loads((out_dir / "report.json").read_text())
-    assert code == 0 and report["identical"] is True and report["first_mismatch"] is None
-    assert [row["size"] for row in report["layers"]] == [784, 512, 512, 10]
-    assert all(row["spikes_golden"] == row["spikes_lava"] for row in report["layers"])
-    assert report["layers"][0]["spikes_golden"] > 0
-    assert len(report["predictions"]["lava"]) == 2 and report["class_agreement"] == 1.0
-    assert "identical" in out
+    assert code == 0 and report["schema"] == "lavabridge.verify-report"
+    assert report["status"] == "identical" and report["golden_lava"]["first_divergence"] is None
+    assert [layer["size"] for layer in report["model"]["layers"]] == [784, 512, 512, 10]
+    assert all(e["spikes_differing"] == e["u_differing"] == e["v_differing"] == 0
+               for e in report["golden_lava"]["layers"])  # fmt: skip
+    assert report["readout"] == "v" and {a["oracle"] for a in report["accuracy"]} == {
+        "golden",
+        "lava",
+    }
+    assert report["health"][0]["consistent"] is True
+    assert "IDENTICAL" in capsys.readouterr().out
+    # the same verification from the saved inputs, by the command line
+    argv = ["verify", str(mnist_net_path()), "--input", str(out_dir / "x.npy"), "--labels",
+            str(out_dir / "labels.npy"), "--steps", "8", "--out", str(tmp_path / "cli"),
+            "--no-plots"]  # fmt: skip
+    code, out, _ = _run(argv, capsys)
+    again = json.loads((tmp_path / "cli" / "report.json").read_text())
+    assert code == 0 and again["golden_lava"] == report["golden_lava"]
 
 
 @pytest.mark.lava
-def test_demo_reports_a_mismatch_with_exit_1(
+def test_netx_example_reports_a_mismatch_with_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A golden recording with one flipped spike (Lava untouched) must fail the demo."""
-    import lavabridge.golden
+    """A golden recording with one flipped spike (Lava untouched) must fail the verification."""
+    import lavabridge.verify.run
 
-    real = lavabridge.golden.emulate
+    real = lavabridge.verify.run.emulate
 
-    def off_by_one_spike(*args: object, **kwargs: object) -> Recording:
-        rec = real(*args, **kwargs)  # type: ignore[arg-type]
+    def off_by_one_spike(*args: Any, **kwargs: Any) -> Recording:
+        rec = real(*args, **kwargs)
         rec.spikes[1][0, 3, 5] ^= 1
         return rec
 
-    monkeypatch.setattr(lavabridge.golden, "emulate", off_by_one_spike)
-    code, out, _ = _run(
-        ["netx-demo", "--samples", "1", "--steps", "6", "--out", str(tmp_path)], capsys
-    )
+    monkeypatch.setattr(lavabridge.verify.run, "emulate", off_by_one_spike)
+    code = _netx_example().main(["--samples", "1", "--steps", "6", "--out", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
-    assert code == 1 and report["identical"] is False
-    assert report["first_mismatch"].startswith("spikes differ first at layer 1, sample 0, t=3")
-    assert [row["identical"] for row in report["layers"]] == [True, False, True, True]
-    assert "differ" in out
+    div = report["golden_lava"]["first_divergence"]
+    assert code == 1 and report["status"] == "mismatch"
+    assert (div["layer"], div["sample"], div["step"], div["neuron"]) == (1, 0, 3, 5)
+    assert div["quantities"] == ["spikes"]
+    assert [e["first_step"] for e in report["golden_lava"]["layers"]] == [None, 3, None, None]
+    assert "MISMATCH" in capsys.readouterr().out
 
 
 @pytest.mark.lava

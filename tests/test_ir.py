@@ -232,9 +232,9 @@ def test_edge_to_unknown_node() -> None:
 @pytest.mark.parametrize(
     ("edges", "fragment"),
     [
-        ([("l", "l")], "CubaLIF -> CubaLIF is not allowed"),  # a cycle without a Dense
-        ([("d", "d")], "Dense -> Dense is not allowed"),
-        ([("d", "in")], "Dense -> Input is not allowed"),
+        ([("l", "l")], "CubaLIF (neuron) -> CubaLIF (neuron) is not allowed"),  # no synapse
+        ([("d", "d")], "Dense (synapse) -> Dense (synapse) is not allowed"),
+        ([("d", "in")], "Dense (synapse) -> Input (input) is not allowed"),
     ],
 )
 def test_edge_types(edges: list[tuple[str, str]], fragment: str) -> None:
@@ -244,7 +244,7 @@ def test_edge_types(edges: list[tuple[str, str]], fragment: str) -> None:
 
 def test_spike_input_cannot_drive_neurons_and_bias_input_cannot_feed_a_dense() -> None:
     err = _graph_error({"in": Input(2), "l": lif(2)}, [("in", "l")])
-    assert err.param == "edges" and "'spikes' Input feeds a Dense" in err.problem
+    assert err.param == "edges" and "'spikes' Input feeds a synapse" in err.problem
     nodes = {"in": Input(2, mode="bias"), "d": Dense(np.ones((2, 2))), "l": lif(2)}  # type: ignore[arg-type]
     err = _graph_error(nodes, [("in", "d"), ("d", "l")])
     assert "'bias' Input feeds a CubaLIF directly" in err.problem
@@ -296,7 +296,7 @@ def test_bad_graph_containers() -> None:
         ).problem
     )
     assert "pair of names" in _graph_error({"in": Input(1)}, ["in"]).problem  # type: ignore[list-item]
-    assert "not an Input, Dense or CubaLIF" in _graph_error({"in": Input(1), "x": 3}, []).problem  # type: ignore[dict-item]
+    assert "not an IR node" in _graph_error({"in": Input(1), "x": 3}, []).problem  # type: ignore[dict-item]
     with pytest.raises(ValidationError, match="mapping"):
         Graph([Input(1)])  # type: ignore[arg-type]
 
@@ -366,7 +366,7 @@ def _unsupported(g: Graph, *fragments: str) -> None:
     with pytest.raises(UnsupportedError) as info:
         g.layer_chain()
     msg = str(info.value)
-    assert "supported: Input -> [Dense -> CubaLIF" in msg
+    assert "supported: Input -> [synapse -> neuron" in msg
     for fragment in fragments:
         assert fragment in msg
 

@@ -1,4 +1,7 @@
-"""The main job end to end (shortened): train -> quantize -> export -> verify, and its CLI stages."""
+"""The main job end to end (shortened): train -> quantize -> export -> verify, and its CLI stages.
+
+The verify stage writes the one VerifyReport schema (``lavabridge.verify-report``).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,10 @@ import pytest
 from lavabridge.cli import main
 from lavabridge.data import load_dataset
 from lavabridge.pipeline import PipelineConfig, encoded_test_split, load_config, run_pipeline
+from lavabridge.quant.serialize import load_qgraph
 
-REPORT_KEYS = {
-    "dataset",
-    "n_test",
-    "float_accuracy",
-    "golden_accuracy",
-    "lava_accuracy",
-    "lava_golden_bit_exact",
-    "float_golden_spike_agreement",
-    "timings_s",
-}
+def _accuracy(report: dict, oracle: str) -> float:
+    return next(a["accuracy"] for a in report["accuracy"] if a["oracle"] == oracle)
 
 
 @pytest.mark.lava
@@ -28,17 +24,20 @@ def test_pipeline_report_and_artifacts(tmp_path: Path) -> None:
     cfg = PipelineConfig(
         epochs=3, hidden=(32,), num_steps=12, max_test=40, out_dir=tmp_path, progress=False
     )
-    report = run_pipeline(cfg)
-    assert set(report) >= REPORT_KEYS
-    assert set(report["timings_s"]) >= {"train", "quantize", "export", "golden", "lava"}
-    assert report["n_test"] == 40 and report["dataset"] == "digits"
-    assert report["lava_golden_bit_exact"] is True
-    assert report["lava_accuracy"] == report["golden_accuracy"]
-    assert report["float_accuracy"] > 0.5  # 3 epochs already learn something
-    assert all(a > 0.9 for a in report["float_golden_spike_agreement"])
-    on_disk = json.loads((tmp_path / "report.json").read_text())
-    assert on_disk["lava_golden_bit_exact"] is True
-    for name in ("model.pt", "model.lbir", "model.lbq", "raster.png", "quant_report.json"):
+    result = run_pipeline(cfg)
+    assert set(result.timings) == {"train", "quantize", "export", "verify"}
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report == json.loads(result.report.to_json())
+    assert report["schema"] == "lavabridge.verify-report" and report["status"] == "identical"
+    assert report["samples"] == 40 and report["model"]["name"] == "digits-snn"
+    assert report["golden_lava"]["samples"] == 40 and report["golden_lava"]["states_samples"] == 40
+    assert _accuracy(report, "lava") == _accuracy(report, "golden")
+    assert _accuracy(report, "float") > 0.5  # 3 epochs already learn something
+    assert all(a["agreement"] > 0.9 for a in report["float_quant"])
+    stages = json.loads((tmp_path / "stages.json").read_text())
+    assert set(stages["timings_s"]) == set(result.timings)
+    for name in ("model.pt", "model.lbir", "model.lbq", "raster.png", "report.md", "traces.png",
+                 "quant_report.json", "train.json"):  # fmt: skip
         assert (tmp_path / name).is_file(), name
     assert load_config(tmp_path).hidden == (32,)
 
@@ -66,11 +65,15 @@ def test_pipeline_with_direct_current_input(
         epochs=3, hidden=(24,), num_steps=10, max_test=30, encoding="current", input_gain=1.5,
         out_dir=tmp_path, progress=False,
     )  # fmt: skip
-    report = run_pipeline(cfg)
-    assert report["architecture"] == [64, 64, 24, 10]  # 64 input neurons driven by their bias
-    assert report["lava_golden_bit_exact"] is True
-    assert report["quantization"]["input_encoding"]["gain"] == 1.5
-    assert report["float_accuracy"] > 0.5
+    result = run_pipeline(cfg)
+    report = json.loads((tmp_path / "report.json").read_text())
+    sizes = [report["model"]["n_in"], *(layer["size"] for layer in report["model"]["layers"])]
+    assert sizes == [64, 64, 24, 10]  # 64 input neurons driven by their bias
+    assert report["model"]["input_kind"] == "bias" and report["status"] == "identical"
+    assert result.quantization.input_encoding is not None
+    assert result.quantization.input_encoding.gain == 1.5
+    assert load_qgraph(tmp_path / "model.lbq").input_encoding == result.quantization.input_encoding
+    assert _accuracy(report, "float") > 0.5  # the float reference ran on the graded input
     assert main(["verify", str(tmp_path), "--spikes-only"]) == 0
     verify = json.loads((tmp_path / "verify" / "report.json").read_text())
     assert verify["status"] == "identical"
@@ -80,15 +83,15 @@ def test_pipeline_with_direct_current_input(
 def test_netx_compatible_run_exports_a_net_that_lava_dl_runs_identically(tmp_path: Path) -> None:
     from lavabridge.backends.golden import emulate
     from lavabridge.backends.netx_lava import run_netx
-    from lavabridge.quant.serialize import load_qgraph
 
     cfg = PipelineConfig(
         epochs=2, hidden=(24,), num_steps=10, max_test=8, netx_compatible=True, lava=False,
         out_dir=tmp_path, progress=False,
     )  # fmt: skip
-    report = run_pipeline(cfg)
-    assert report["artifacts"]["netx"] == str(tmp_path / "model.net")
-    assert all(layer["weight_exp"] == 0 for layer in report["quantization"]["layers"])
+    result = run_pipeline(cfg)
+    assert result.artifacts["netx"] == str(tmp_path / "model.net")
+    assert all(layer.weight_exp == 0 for layer in result.quantization.layers)
+    assert result.report.status == "lava-not-run"
     x, _ = encoded_test_split(load_dataset("digits"), cfg)
     golden = emulate(load_qgraph(tmp_path / "model.lbq"), x, probe_uv=True)
     netx = run_netx(tmp_path / "model.net", x, probe_uv=True)

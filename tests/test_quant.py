@@ -85,11 +85,18 @@ def test_threshold_beyond_17_bits_raises_naming_the_layer() -> None:
 def test_semantic_approximations_are_reported_or_refused() -> None:
     rng = np.random.default_rng(4)
     g = _graph(rng.normal(0, 1, (4, 3)), rng.normal(0, 1, (2, 4)), reset="subtract", compare=">=")
-    _, report = quantize(g, _data(3))
+    with pytest.raises(UnsupportedError, match=r"layer0: reset='subtract'.*allow_approximations") as e:
+        quantize(g, _data(3))  # refused by default, naming the layer and the option
+    assert e.value.node == "layer0" and e.value.stage == "quantizer"
+    q, report = quantize(g, _data(3), policy=QuantPolicy(allow_approximations=True))
     notes = " ".join(report.layers[0].approximations)
-    assert "subtract reset" in notes and "'>='" in notes
-    with pytest.raises(UnsupportedError, match="subtract reset"):
-        quantize(g, _data(3), policy=QuantPolicy(allow_approximations=False))
+    assert "reset 'subtract' deployed as 'zero'" in notes and "compare '>=' deployed as '>'" in notes
+    # the approximation is data of the deployed model, not only of the report
+    assert [(a.param, a.source, a.deployed) for a in q.layers[0].approximations] == [
+        ("reset", "subtract", "zero"),
+        ("compare", ">=", ">"),
+    ]
+    assert (q.layers[0].neuron.reset, q.layers[0].neuron.compare) == ("zero", ">")
 
 
 def test_dense_bias_folds_only_without_current_memory() -> None:

@@ -21,7 +21,7 @@ from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
 from lavabridge.verify.health import LayerHealth
 
 SCHEMA_NAME = "lavabridge.verify-report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 
 
 class VerificationError(LavaBridgeError, AssertionError):
