@@ -22,10 +22,14 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lavabridge demo
 
+# ruff (style, complexity C901/PLR0912/PLR0915), mypy across the Lava boundary, the import-layer
+# contract (pyproject [tool.importlinter]), and the 400-line module limit.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/check_module_size.py
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -289,7 +289,7 @@ def test_netx_example_writes_the_verify_report(
     argv = ["verify", str(mnist_net_path()), "--input", str(out_dir / "x.npy"), "--labels",
             str(out_dir / "labels.npy"), "--steps", "8", "--out", str(tmp_path / "cli"),
             "--no-plots"]  # fmt: skip
-    code, out, _ = _run(argv, capsys)
+    code, _, _ = _run(argv, capsys)
     again = json.loads((tmp_path / "cli" / "report.json").read_text())
     assert code == 0 and again["golden_lava"] == report["golden_lava"]
 

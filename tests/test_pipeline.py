@@ -15,6 +15,7 @@ from lavabridge.data import load_dataset
 from lavabridge.pipeline import PipelineConfig, encoded_test_split, load_config, run_pipeline
 from lavabridge.quant.serialize import load_qgraph
 
+
 def _accuracy(report: dict, oracle: str) -> float:
     return next(a["accuracy"] for a in report["accuracy"] if a["oracle"] == oracle)
 

@@ -85,12 +85,16 @@ def test_threshold_beyond_17_bits_raises_naming_the_layer() -> None:
 def test_semantic_approximations_are_reported_or_refused() -> None:
     rng = np.random.default_rng(4)
     g = _graph(rng.normal(0, 1, (4, 3)), rng.normal(0, 1, (2, 4)), reset="subtract", compare=">=")
-    with pytest.raises(UnsupportedError, match=r"layer0: reset='subtract'.*allow_approximations") as e:
+    with pytest.raises(
+        UnsupportedError, match=r"layer0: reset='subtract'.*allow_approximations"
+    ) as e:
         quantize(g, _data(3))  # refused by default, naming the layer and the option
     assert e.value.node == "layer0" and e.value.stage == "quantizer"
     q, report = quantize(g, _data(3), policy=QuantPolicy(allow_approximations=True))
     notes = " ".join(report.layers[0].approximations)
-    assert "reset 'subtract' deployed as 'zero'" in notes and "compare '>=' deployed as '>'" in notes
+    assert (
+        "reset 'subtract' deployed as 'zero'" in notes and "compare '>=' deployed as '>'" in notes
+    )
     # the approximation is data of the deployed model, not only of the report
     assert [(a.param, a.source, a.deployed) for a in q.layers[0].approximations] == [
         ("reset", "subtract", "zero"),

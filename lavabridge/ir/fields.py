@@ -113,12 +113,8 @@ class Array(Spec):
     def is_array(self) -> bool:
         return True
 
-    def convert(self, value: Any, node: Any, where: str, param: str) -> np.ndarray | None:
-        if value is None:
-            if self.optional:
-                return None
-            raise ValidationError(where, param, "is required (got None)")
-        arr = np.asarray(value)
+    def _typed(self, arr: np.ndarray, where: str, param: str) -> np.ndarray:
+        """``arr`` in the stored dtype (int64, or its float dtype / float64), checked finite."""
         if arr.dtype.kind not in "biuf":
             raise ValidationError(where, param, f"must hold real numbers (got dtype {arr.dtype})")
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
@@ -128,9 +124,15 @@ class Array(Spec):
                 raise ValidationError(where, param, "must hold integers (got non-integral floats)")
             if arr.size and arr.dtype.kind in "uf" and np.abs(arr).max() >= 2.0**63:
                 raise ValidationError(where, param, f"max {np.abs(arr).max()} does not fit int64")
-            arr = arr.astype(np.int64)
-        elif arr.dtype.kind != "f":
-            arr = arr.astype(np.float64)
+            return arr.astype(np.int64)
+        return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+    def convert(self, value: Any, node: Any, where: str, param: str) -> np.ndarray | None:
+        if value is None:
+            if self.optional:
+                return None
+            raise ValidationError(where, param, "is required (got None)")
+        arr = self._typed(np.asarray(value), where, param)
         want = self.shape(node) if self.shape is not None else None
         if want is not None and arr.ndim == 0:
             arr = np.full(want, arr, dtype=arr.dtype)

@@ -125,6 +125,35 @@ def _rec_receive(rec: Conn, ring: DelayRing, s: np.ndarray) -> None:
         ring.receive(d, rec.apply(wt, sf, ring.buf.dtype.type))
 
 
+def _decay(x: np.ndarray, keep: int, unity: int) -> None:
+    """``x <- trunc(x * keep / unity)`` in place (exact in float64: see the module docstring)."""
+    if keep == 0:
+        x.fill(0.0)
+    elif keep != unity:
+        np.multiply(x, keep / unity, out=x)
+        np.trunc(x, out=x)
+
+
+def _wrap_u(u: np.ndarray, big_m: float) -> None:
+    """The 24-bit wrap of u, in place: ``u > 2^23 -> u - 2^24``, ``u <= -2^23 -> u + 2^24``."""
+    lo = u.min()
+    if u.max() > big_m:
+        np.subtract(u, 2 * big_m, out=u, where=u > big_m)
+    if lo <= -big_m:
+        np.add(u, 2 * big_m, out=u, where=u <= -big_m)
+
+
+def _update_v(v: np.ndarray, u: np.ndarray, b: np.ndarray | None, keep: int, unity: int) -> None:
+    """``v <- trunc(v * keep / unity) + u (+ bias)`` in place (``keep = 0``: no voltage memory)."""
+    if keep == 0:
+        np.copyto(v, u)
+    else:
+        _decay(v, keep, unity)
+        v += u
+    if b is not None:
+        v += b
+
+
 def _run_fast(
     plan: LayerPlan,
     h: np.ndarray | None,
@@ -136,7 +165,6 @@ def _run_fast(
     T, B, n = spikes.shape
     p = plan.lif
     unity = 1 << p.decay_shift
-    k_u, k_v = p.keep_u / unity, p.keep_v / unity
     big_m, sat, vth = float(p.max_uv), float(p.v_sat), float(p.vth_scaled)
     check_u, check_v = _needs_checks(plan, h, b, T)
     u = np.zeros((B, n))
@@ -147,31 +175,15 @@ def _run_fast(
     sb = spikes.view(np.bool_)
     ring = _rec_ring(plan, B, n, np.float64)
     for t in range(T):
-        if p.keep_u == 0:
-            u.fill(0.0)
-        elif p.keep_u != unity:
-            np.multiply(u, k_u, out=u)
-            np.trunc(u, out=u)
+        _decay(u, p.keep_u, unity)
         if h is not None and t > 0:
             u += h[t - 1]
         if ring is not None:
             u += ring.arriving()
             ring.advance()
         if check_u:
-            lo = u.min()
-            if u.max() > big_m:
-                np.subtract(u, 2 * big_m, out=u, where=u > big_m)
-            if lo <= -big_m:
-                np.add(u, 2 * big_m, out=u, where=u <= -big_m)
-        if p.keep_v == 0:  # no voltage memory: v = u + bias, nothing to reset
-            np.copyto(v, u)
-        else:
-            if p.keep_v != unity:
-                np.multiply(v, k_v, out=v)
-                np.trunc(v, out=v)
-            v += u
-        if b is not None:
-            v += b
+            _wrap_u(u, big_m)
+        _update_v(v, u, b, p.keep_v, unity)
         if check_v and (v.max() > sat or v.min() < -sat):
             np.clip(v, -sat, sat, out=v)
         np.greater(v, vth, out=sb[t])
