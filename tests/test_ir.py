@@ -246,7 +246,7 @@ def test_spike_input_cannot_drive_neurons_and_bias_input_cannot_feed_a_dense() -
     assert err.param == "edges" and "'spikes' Input feeds a synapse" in err.problem
     nodes = {"in": Input(2, mode="bias"), "d": Dense(np.ones((2, 2))), "l": lif(2)}  # type: ignore[arg-type]
     err = _graph_error(nodes, [("in", "d"), ("d", "l")])
-    assert "'bias' Input feeds a CubaLIF directly" in err.problem
+    assert "'bias' Input feeds a neuron population directly" in err.problem
     err = _graph_error({"in": Input(3, mode="bias"), "l": lif(2)}, [("in", "l")])  # type: ignore[arg-type]
     assert "size 3 != 2" in err.problem
 

@@ -137,7 +137,10 @@ def netx_neuron(group: Any | None, size: int, bias: IntArray | None, where: str)
         if kind not in SUPPORTED_NEURONS:
             raise UnsupportedError(
                 f"{where}: neuron type {kind!r} is not supported (supported: "
-                f"{', '.join(SUPPORTED_NEURONS)}; SDNN and RF neurons have no QGraph form)"
+                f"{', '.join(SUPPORTED_NEURONS)}; SDNN and RF neurons have no QGraph form)",
+                node=where,
+                stage="netx reader",
+                supported=SUPPORTED_NEURONS,
             )
         if "messageBits" in group:
             raise UnsupportedError(f"{where}: neuron/messageBits (graded spikes) is not supported")

@@ -10,8 +10,8 @@ reference); :func:`save` and :func:`load` keep a graph in one ``.lbir`` file, bi
 
 from lavabridge.ir.chain import ChainLayer
 from lavabridge.ir.graph import Graph
-from lavabridge.ir.interpret import interpret
 from lavabridge.ir.nodes import IF, LIF, NODE_TYPES, CubaLIF, Dense, Input, Neuron, Node, Synapse
+from lavabridge.ir.reference import interpret
 from lavabridge.ir.serialize import load, save
 from lavabridge.semantics import Compare, InputKind, Reset
 

@@ -15,18 +15,29 @@ any :class:`~lavabridge.ir.nodes.Neuron` fit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
 from lavabridge.errors import UnsupportedError, ValidationError
 from lavabridge.ir.nodes import Input, Neuron, Node, Synapse
 from lavabridge.semantics import InputKind
 
-if TYPE_CHECKING:
-    from lavabridge.ir.graph import Graph
-
 Edge = tuple[str, str]
+
+
+class Graph(Protocol):
+    """What reading a layer chain needs of a :class:`lavabridge.ir.Graph`."""
+
+    @property
+    def nodes(self) -> Mapping[str, Node]: ...
+
+    @property
+    def input_name(self) -> str: ...
+
+    def sources(self, name: str) -> tuple[str, ...]: ...
+
+    def targets(self, name: str) -> tuple[str, ...]: ...
 
 CHAIN_SUPPORTED = (
     "supported: Input -> [synapse -> neuron (+ one recurrent synapse from the neuron population "

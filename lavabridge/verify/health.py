@@ -209,9 +209,8 @@ def _replay(
     return lif_trace(_shifted(u_rec), _shifted(v_rec), a_in, ops.lif, bias)
 
 
-def _events(
-    graph: QGraph, i: int, ops: LayerOps, tr: LifTrace, golden: Recording
-) -> dict[str, npt.NDArray[np.bool_]]:
+def _events(graph: QGraph, ops: LayerOps, tr: LifTrace) -> dict[str, npt.NDArray[np.bool_]]:
+    """Where the step wrapped u, saturated v, or left v exactly at the threshold."""
     max_uv = graph.target.max_uv
     return {
         "wraps": (tr.u_star > max_uv) | (tr.u_star <= -max_uv),
@@ -229,7 +228,7 @@ def _layer_health(
     float_layer: ChainLayer | None,
 ) -> LayerHealth:
     target: LoihiTarget = graph.target
-    ev = _events(graph, i, ops, tr, golden)
+    ev = _events(graph, ops, tr)
     consistent = bool(
         golden.u is not None
         and golden.v is not None

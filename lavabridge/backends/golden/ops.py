@@ -29,7 +29,6 @@ from lavabridge.semantics import Compare, Reset
 from lavabridge.target import LoihiTarget
 
 I64 = npt.NDArray[np.int64]
-FAST_A_IN = 1 << 18  # |a_in| below this: the float64 LIF of the fast engine is exact (fast.py)
 TORCH_MIN_MACS = 1 << 20  # smaller GEMMs stay in numpy (call overhead)
 
 
@@ -232,13 +231,20 @@ class LayerPlan:
     rec_bound: int  # bound on |a_in| from the recurrent connection
 
 
+def fast_lif_bound(target: LoihiTarget) -> int:
+    """``|a_in|`` below ``2^(uv_bits - act_shift)`` (2^18 on Loihi 2): the fast engine's float64
+    LIF is exact (the proof is in :mod:`lavabridge.backends.golden.fast`)."""
+    return 1 << (target.uv_bits - target.act_shift)
+
+
 def plan_layers(graph: QGraph) -> tuple[LayerPlan, ...]:
     """Prepare every layer of ``graph`` for the fast engine (see :mod:`.fast`)."""
+    limit = fast_lif_bound(graph.target)
     plans = []
     for ops in layer_ops(graph):
         ff_bound = ops.synapse.bound() if ops.synapse is not None else 0
         rec_bound = ops.recurrent.bound() if ops.recurrent is not None else 0
-        fast = ff_bound + rec_bound < FAST_A_IN
+        fast = ff_bound + rec_bound < limit
         shift = graph.target.act_shift if fast else 0
         ff = ops.synapse.conn(shift) if ops.synapse is not None else None
         rc = ops.recurrent.conn(shift) if ops.recurrent is not None else None
