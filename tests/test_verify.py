@@ -19,7 +19,7 @@ import pytest
 from lavabridge import ir
 from lavabridge.backends.golden import emulate
 from lavabridge.backends.inputs import prepare_input
-from lavabridge.errors import InputError
+from lavabridge.errors import InputError, ModelFileError
 from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.verify import VerificationError, VerifyReport, verify, write_report
 from lavabridge.verify.compare import predict_by_count, van_rossum
@@ -324,6 +324,8 @@ def test_float_vs_quantized_statistics_and_report_round_trip(tmp_path: Path) -> 
     assert {o.oracle for o in report.accuracy} == {"float", "golden"}
     # JSON round trip into the same dataclasses
     again = VerifyReport.from_json(report.to_json())
+    with pytest.raises(ModelFileError, match=r"not a lavabridge\.verify-report document"):
+        VerifyReport.from_json('{"schema": "other"}')
     assert again == report
     files = write_report(report, tmp_path)
     assert VerifyReport.from_json(files["json"]) == report

@@ -39,6 +39,7 @@ class Graph(Protocol):
 
     def targets(self, name: str) -> tuple[str, ...]: ...
 
+
 CHAIN_SUPPORTED = (
     "supported: Input -> [synapse -> neuron (+ one recurrent synapse from the neuron population "
     "to itself)]*, at least one layer, every node on the chain"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lavabridge.errors import LavaBridgeError
+from lavabridge.errors import LavaBridgeError, ModelFileError
 from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
 from lavabridge.verify.health import LayerHealth
 
@@ -197,11 +197,13 @@ class VerifyReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VerifyReport:
         """Rebuild a report from :meth:`to_dict` output (``artifacts`` are not stored)."""
-        if data.get("schema") != SCHEMA_NAME:
-            raise ValueError(f"not a {SCHEMA_NAME} document (schema={data.get('schema')!r})")
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
+            found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+            raise ModelFileError(f"not a {SCHEMA_NAME} document (schema={found!r})")
         if data.get("schema_version") not in range(1, SCHEMA_VERSION + 1):
-            raise ValueError(
-                f"schema_version {data.get('schema_version')} is not 1..{SCHEMA_VERSION}"
+            raise ModelFileError(
+                f"{SCHEMA_NAME}: schema_version {data.get('schema_version')!r} is not "
+                f"1..{SCHEMA_VERSION}"
             )
         return typing.cast(VerifyReport, _build(cls, data))
 
