@@ -53,6 +53,7 @@ def test_cli_stages_on_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["verify", run, "--no-lava"]) == 0
     report = json.loads((tmp_path / "run" / "verify" / "report.json").read_text())
     assert report["samples"] == 20 and report["status"] == "lava-not-run"
+    assert report["schema"] == "lavabridge.verify-report"  # the schema of demo and verify MODEL
     assert main(["quantize", str(tmp_path / "missing")]) == 2
     assert "pipeline.json" in capsys.readouterr().err
 
