@@ -16,7 +16,8 @@ delayed-accumulation rule), the neuron step is the instrumented
                                                     (no spike with Loihi's '>', one with '>=')
 
 The recomputed ``u[t]``, reset ``v[t]`` and ``s[t]`` must equal the recording; ``consistent``
-says whether they do (a check of this module against the emulator, not of the network).
+says whether they do: the recording comes from the fast engine (float GEMMs, float64 LIF), the
+replay from the int64 oracle's step, so this checks the engine, not the network.
 Static counts come from the QGraph (weights at the 8-bit rail, LSBs Lava truncates, biases at the
 13-bit rail) and, when the float model is known, from the float weights (weights and biases the
 quantization clipped).
