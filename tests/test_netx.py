@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -22,127 +21,12 @@ from lavabridge.exporters.netx import netx_limits, write_netx
 from lavabridge.importers.netx import images_to_bias, netx_input_transform, read_netx
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode, graphs_equal
 
-IF_NEURON = {"type": b"CUBA", "iDecay": 4096, "vDecay": 4096, "vThMant": (1 << 18) - 1}
-
-
-@pytest.fixture(scope="module")
-def netx_data() -> Path:
-    """lava-dl's shipped test networks (site-packages/tests/lava/lib/dl/netx)."""
-    import lava
-
-    for base in lava.__path__:
-        cand = Path(base).parent / "tests" / "lava" / "lib" / "dl" / "netx"
-        if (cand / "mnist.net").is_file():
-            return cand
-    pytest.fail("lava-dl's shipped netx test networks (mnist.net) not found next to lava")
-
-
-def _write_raw(path: Path, layers: list[dict[str, Any]]) -> Path:
-    """A .net file written by hand (what another tool, e.g. slayer, would write)."""
-    with h5py.File(path, "w") as f:
-        group = f.create_group("layer")
-        for i, spec in enumerate(layers):
-            g = group.create_group(str(i))
-            for key, value in spec.items():
-                if key == "neuron":
-                    sub = g.create_group("neuron")
-                    for k, v in value.items():
-                        sub.create_dataset(k, data=v)
-                elif key == "type":
-                    g.create_dataset("type", data=np.array([value.encode()], "S10"))
-                else:
-                    g.create_dataset(key, data=value)
-    return path
-
-
-# ----------------------------------------------------------------------------- random graphs
-FAMILIES = ("int8_even", "nwb9", "exc_shift", "inh", "mult8")
-
-
-def _dense(rng: np.random.Generator, shape: tuple[int, int], family: str) -> QDense:
-    """Connections netx expresses exactly, in the representations quantizers produce."""
-    if family == "int8_even":  # int8 recipe: 2*w with weight_exp=-1
-        return QDense(2 * rng.integers(-128, 128, shape), weight_exp=-1)
-    if family == "nwb9":  # all 9 bits, the full mixed range
-        w = rng.integers(-256, 255, shape)
-        w.flat[0] = -256
-        return QDense(w, num_weight_bits=9)
-    if family == "exc_shift":
-        return QDense(rng.integers(0, 64, shape), weight_exp=2)
-    if family == "inh":
-        return QDense(-rng.integers(1, 256, shape))
-    return QDense(8 * rng.integers(-32, 32, shape), weight_exp=-3, num_weight_bits=9)
-
-
-def _neuron(rng: np.random.Generator, n: int) -> QCubaLIF:
-    exp = int(rng.choice([3, 6, 7]))  # stored at netx's bias_exp=6 as mant << exp >> 6
-    mant = rng.integers(-60, 60, n) * (1 << max(0, 6 - exp))
-    return QCubaLIF(
-        n,
-        du=int(rng.integers(-1, 4096)),
-        dv=int(rng.integers(0, 4097)),
-        vth=int(rng.integers(1, 600)),
-        bias_mant=mant,
-        bias_exp=exp,
-    )
-
-
-def _graph(seed: int, kind: InputKind = InputKind.SPIKES) -> QGraph:
-    """1-3 layers, with bias, delays and recurrent connections (jointly optimisable)."""
-    rng = np.random.default_rng(seed)
-    n_in = int(rng.integers(3, 20))
-    layers: list[QLayer] = []
-    if kind == InputKind.BIAS:
-        input_neuron = QCubaLIF(n_in, int(rng.integers(-1, 4096)), 100, 50, bias_exp=6)
-        layers.append(QLayer("input", input_neuron))
-    prev = n_in
-    for i in range(int(rng.integers(1, 4))):
-        n = int(rng.integers(2, 16))
-        family = str(rng.choice(FAMILIES))
-        syn = _dense(rng, (n, prev), family)
-        rec = None
-        if rng.random() < 0.4:  # the joint matrix stays mixed: both parts from mixed families
-            family = str(rng.choice(["int8_even", "nwb9"]))
-            syn, rec = _dense(rng, (n, prev), family), _dense(rng, (n, n), family)
-        elif rng.random() < 0.5:
-            syn = QDense(syn.weights, syn.weight_exp, syn.num_weight_bits, None,
-                         rng.integers(0, 6, (n, prev)))  # fmt: skip
-        layers.append(QLayer(f"l{i}", _neuron(rng, n), syn, rec))
-        prev = n
-    return QGraph(n_in, tuple(layers), input_kind=kind, name=f"g{seed}")
-
-
-def _delayed_rec_graph() -> QGraph:
-    """dense_rec with delays: one shared delay matrix and a joint weight_exp of 0."""
-    rng = np.random.default_rng(7)
-    d = rng.integers(0, 4, (10, 10))
-    syn, rec = _dense(rng, (10, 10), "nwb9"), _dense(rng, (10, 10), "nwb9")
-    syn = QDense(syn.weights, 0, 9, None, d)
-    rec = QDense(rec.weights // 2, 0, 9, None, d)
-    out = QDense(2 * rng.integers(-128, 128, (4, 10)), weight_exp=-1)
-    neuron = QCubaLIF(10, 3000, 100, 250, bias_mant=rng.integers(-99, 99, 10), bias_exp=6)
-    out_neuron = QCubaLIF(4, du=2000, dv=50, vth=30)
-    return QGraph(10, (QLayer("rec", neuron, syn, rec), QLayer("out", out_neuron, out)))
-
-
-def _lossy_exact_graph() -> QGraph:
-    """{0, -1} weights: Lava runs them as -128/256 per spike, which floor() makes exact with at
-    most one such synapse per row."""
-    w = np.zeros((4, 6), np.int64)
-    w[np.arange(4), [0, 2, 3, 5]] = -1
-    neuron = QCubaLIF(4, du=-1, dv=4096, vth=10, bias_mant=20, bias_exp=6)
-    return QGraph(6, (QLayer("a", neuron, QDense(w)),))
-
-
-def _spikes(rng: np.random.Generator, graph: QGraph, batch: int, steps: int) -> np.ndarray:
-    return (rng.random((batch, steps, graph.n_in)) < 0.4).astype(np.int8)
-
-
-def _input(graph: QGraph, seed: int, batch: int = 2, steps: int = 20) -> tuple[np.ndarray, int]:
-    rng = np.random.default_rng(1000 + seed)
-    if graph.input_kind == InputKind.BIAS:
-        return rng.integers(-40, 200, (batch, graph.n_in)), steps
-    return _spikes(rng, graph, batch, steps), steps
+from netx_helpers import (
+    IF_NEURON,
+    graph_of,
+    input_of,
+    write_raw,
+)
 
 
 # ----------------------------------------------------------------------------- golden-only
@@ -155,7 +39,7 @@ def test_limits_are_listed() -> None:
 @pytest.mark.parametrize("seed", range(24))
 def test_roundtrip_reads_back_the_same_network(seed: int, tmp_path: Path) -> None:
     kind = InputKind.BIAS if seed % 4 == 3 else InputKind.SPIKES
-    graph = _graph(seed, kind)
+    graph = graph_of(seed, kind)
     path = tmp_path / "g.net"
     write_netx(graph, path)
     back = read_netx(path)
@@ -163,7 +47,7 @@ def test_roundtrip_reads_back_the_same_network(seed: int, tmp_path: Path) -> Non
         x.name for x in graph.layers
     ]
     assert back.input_kind == graph.input_kind and back.sizes == graph.sizes
-    x, steps = _input(graph, seed)
+    x, steps = input_of(graph, seed)
     want = emulate(graph, x, num_steps=steps, probe_uv=True)
     assert want.u is not None and any(np.any(u) for u in want.u), "case never moves"
     mismatch = want.first_mismatch(emulate(back, x, num_steps=steps, probe_uv=True))
@@ -199,7 +83,7 @@ def test_writer_accepts_exactly_what_netx_computes_exactly(tmp_path: Path) -> No
         graph = QGraph(n_in, (QLayer("a", QCubaLIF(w.shape[0], 4095, 4096, (1 << 18) - 1), dense),))
         x = ((np.arange(1 << n_in)[:, None] >> np.arange(n_in)) & 1)[:, None, :]
         x = np.concatenate([x, np.zeros_like(x)], axis=1)  # every binary input, then one step
-        raw = _write_raw(tmp_path / f"raw{case}.net", [{
+        raw = write_raw(tmp_path / f"raw{case}.net", [{
             "type": "dense", "shape": [w.shape[0]], "weight": w.astype(np.float32),
             "neuron": IF_NEURON}])  # fmt: skip
         try:
@@ -247,7 +131,7 @@ def test_input_transform_as_netx_reads_it(netx_data: Path, tmp_path: Path) -> No
     assert netx_input_transform(netx_data / "mnist.net") == {"weight": 76, "bias": 64}
     assert netx_input_transform(netx_data / "tiny.net") == {"weight": 36, "bias": 34}
     assert netx_input_transform(netx_data / "gts" / "ntidigits" / "ntidigits.net") is None
-    graph = _graph(3, InputKind.BIAS)
+    graph = graph_of(3, InputKind.BIAS)
     write_netx(graph, tmp_path / "b.net", input_transform={"weight": 70, "bias": -3})
     assert netx_input_transform(tmp_path / "b.net") == {"weight": 70, "bias": -3}
 
@@ -261,17 +145,17 @@ def test_reader_refuses_unsupported_layers(netx_data: Path, tmp_path: Path) -> N
     with pytest.raises(UnsupportedError, match=r"layer 0 \('input'\).*'SDNN'"):
         read_netx(netx_data / "gts" / "pilotnet_sdnn" / "network.net")
     dense = {"type": "dense", "shape": [3], "weight": np.ones((3, 4)), "neuron": IF_NEURON}
-    path = _write_raw(tmp_path / "f.net", [dense, {"type": "flatten", "shape": [3]}, dense])
+    path = write_raw(tmp_path / "f.net", [dense, {"type": "flatten", "shape": [3]}, dense])
     with pytest.raises(UnsupportedError, match=r"layer 1 \('flatten'\).*3-D"):
         read_netx(path)
     graded = {**dense, "neuron": {**IF_NEURON, "messageBits": 16}}
     with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\).*messageBits"):
-        read_netx(_write_raw(tmp_path / "g.net", [graded]))
+        read_netx(write_raw(tmp_path / "g.net", [graded]))
     odd_bias = {**dense, "bias": np.array([40001, 0, 1])}  # int16-wraps to -25535: no exact form
     with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\): bias \[-25535\]"):
-        read_netx(_write_raw(tmp_path / "b.net", [odd_bias]))
+        read_netx(write_raw(tmp_path / "b.net", [odd_bias]))
     with pytest.raises(UnsupportedError, match=r"layer 0 \('dense'\).*all weights are 0"):
-        read_netx(_write_raw(tmp_path / "z.net", [{**dense, "weight": np.zeros((3, 4))}]))
+        read_netx(write_raw(tmp_path / "z.net", [{**dense, "weight": np.zeros((3, 4))}]))
 
 
 def _one_layer(neuron: QCubaLIF, dense: QDense, recurrent: QDense | None = None) -> QGraph:
@@ -323,13 +207,13 @@ def test_missing_and_corrupt_files(tmp_path: Path) -> None:
     h5py.File(empty, "w").close()
     with pytest.raises(ModelFileError, match=r"empty.net.*'/layer'"):
         read_netx(empty)
-    no_w = _write_raw(tmp_path / "now.net", [{"type": "dense", "shape": [3], "neuron": IF_NEURON}])
+    no_w = write_raw(tmp_path / "now.net", [{"type": "dense", "shape": [3], "neuron": IF_NEURON}])
     with pytest.raises(ModelFileError, match=r"now.net: layer 0 \('dense'\).*'weight'"):
         read_netx(no_w)
     bad = {"type": "dense", "shape": [3], "weight": np.ones((3, 4)),
            "neuron": {**IF_NEURON, "vThMant": 1.5}}  # fmt: skip
     with pytest.raises(ModelFileError, match="vThMant must be one integer"):
-        read_netx(_write_raw(tmp_path / "float.net", [bad]))
+        read_netx(write_raw(tmp_path / "float.net", [bad]))
 
 
 def test_mnist_round_trips_unchanged(netx_data: Path, tmp_path: Path) -> None:
@@ -353,7 +237,7 @@ def test_run_netx_checks_input(netx_data: Path) -> None:
 def test_sign_modes_are_all_exercised() -> None:
     modes = set()
     for seed in range(24):
-        for layer in _graph(seed).layers:
+        for layer in graph_of(seed).layers:
             for q in (layer.synapse, layer.recurrent):
                 if q is not None:
                     modes.add(q.mode)

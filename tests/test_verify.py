@@ -8,7 +8,6 @@ divergence is derived independently from the golden recording and the arithmetic
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -25,52 +24,14 @@ from lavabridge.verify import VerificationError, VerifyReport, verify, write_rep
 from lavabridge.verify.compare import predict_by_count, van_rossum
 from lavabridge.verify.health import layer_health
 
-T_STEPS, BATCH = 16, 4
+from verify_helpers import BATCH, first_of, verify_graph, verify_input, with_layer
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "verify-report-schema.md"
-
-
-def _graph() -> QGraph:
-    rng = np.random.default_rng(3)
-    a = QCubaLIF(16, du=1024, dv=512, vth=3000, bias_mant=rng.integers(-30, 30, 16))
-    b = QCubaLIF(6, du=1024, dv=256, vth=6000)
-    return QGraph(
-        12,
-        (
-            QLayer("hidden", a, QDense(rng.integers(-60, 128, (16, 12)) * 2, weight_exp=1)),
-            QLayer("out", b, QDense(rng.integers(-64, 128, (6, 16)) * 2, weight_exp=1)),
-        ),
-        name="faults",
-    )
-
-
-def _input() -> np.ndarray:
-    return (np.random.default_rng(5).random((BATCH, T_STEPS, 12)) < 0.3).astype(np.uint8)
-
-
-def _with_layer(graph: QGraph, i: int, **changes: object) -> QGraph:
-    """A copy of ``graph`` whose layer ``i`` has neuron / synapse fields replaced."""
-    layer = graph.layers[i]
-    neuron_keys = {f.name for f in dataclasses.fields(QCubaLIF)}
-    neuron = dataclasses.replace(
-        layer.neuron, **{k: v for k, v in changes.items() if k in neuron_keys}
-    )
-    synapse = layer.synapse
-    if "weights" in changes and synapse is not None:
-        synapse = dataclasses.replace(synapse, weights=changes["weights"])
-    layers = list(graph.layers)
-    layers[i] = dataclasses.replace(layer, neuron=neuron, synapse=synapse)
-    return dataclasses.replace(graph, layers=tuple(layers))
-
-
-def _first(mask: np.ndarray) -> tuple[int, int, int]:
-    """(sample, step, neuron) of the first True entry in (step, sample, neuron) order."""
-    b, t, n = min(map(tuple, np.argwhere(mask)), key=lambda e: (e[1], e[0], e[2]))
-    return int(b), int(t), int(n)
 
 
 @pytest.fixture(scope="module")
 def base() -> tuple[QGraph, np.ndarray, object]:
-    graph, x = _graph(), _input()
+    graph, x = verify_graph(), verify_input()
     gold = emulate(graph, x, probe_uv=True)
     assert all(s.sum() > 0 for s in gold.spikes), "the test network must be active"
     return graph, x, gold
@@ -95,13 +56,13 @@ def test_perturbed_weight_is_located(base: tuple) -> None:
     o, i, delta = 2, 5, 40  # even: survives Lava's LSB truncation of mixed-sign weights
     w = graph.layers[1].synapse.weights.copy()
     w[o, i] += delta
-    faulty = _with_layer(graph, 1, weights=w)
+    faulty = with_layer(graph, 1, weights=w)
     report = verify(graph, x, probe_uv=True, lava_graph=faulty, chunk=BATCH)
     assert not report.passed and report.golden_lava.lava_graph_differs
     d = report.golden_lava.first_divergence
     assert d is not None
     # hidden neuron i first spikes at t0 -> out neuron o receives the changed weight at t0 + 1
-    b0, t0, _ = _first(gold.spikes[0][:, :, i : i + 1] > 0)
+    b0, t0, _ = first_of(gold.spikes[0][:, :, i : i + 1] > 0)
     assert (d.layer, d.sample, d.step, d.neuron) == (1, b0, t0 + 1, o)
     assert "u" in d.quantities
     shift = 6 + graph.layers[1].synapse.weight_exp
@@ -117,14 +78,14 @@ def test_perturbed_threshold_is_located(base: tuple) -> None:
     graph, x, gold = base
     old = graph.layers[0].neuron.vth
     new = old - 60
-    faulty = _with_layer(graph, 0, vth=new)
+    faulty = with_layer(graph, 0, vth=new)
     report = verify(graph, x, probe_uv=True, lava_graph=faulty, chunk=BATCH)
     d = report.golden_lava.first_divergence
     assert d is not None
     # first entry where golden stays silent with v in (new << 6, old << 6]: the faulty one fires
     v = gold.v[0]
     mask = (gold.spikes[0] == 0) & (v > new << 6) & (v <= old << 6)
-    b, t, n = _first(mask)
+    b, t, n = first_of(mask)
     assert (d.layer, d.sample, d.step, d.neuron) == (0, b, t, n)
     assert (d.golden.spike, d.lava.spike, d.lava.v) == (0, 1, 0)
     assert d.golden.v == v[b, t, n]
@@ -134,7 +95,7 @@ def test_perturbed_threshold_is_located(base: tuple) -> None:
 def test_perturbed_decay_is_located(base: tuple) -> None:
     graph, x, gold = base
     old_du, new_du = graph.layers[1].neuron.du, 1800
-    faulty = _with_layer(graph, 1, du=new_du)
+    faulty = with_layer(graph, 1, du=new_du)
     report = verify(graph, x, probe_uv=True, lava_graph=faulty, chunk=BATCH)
     d = report.golden_lava.first_divergence
     assert d is not None
@@ -146,7 +107,7 @@ def test_perturbed_decay_is_located(base: tuple) -> None:
         prod = u_prev * (4096 - (du + 1))
         return np.sign(prod) * (np.abs(prod) >> 12)  # round toward zero
 
-    b, t, n = _first(decayed(old_du) != decayed(new_du))
+    b, t, n = first_of(decayed(old_du) != decayed(new_du))
     assert (d.layer, d.sample, d.step, d.neuron) == (1, b, t, n)
     assert "u" in d.quantities and d.golden_before.u == d.lava_before.u != 0
 
@@ -157,7 +118,7 @@ def test_perturbed_bias_is_located_and_golden_side_faults_too(base: tuple) -> No
     k, delta = 9, 50
     bm = graph.layers[0].neuron.bias_mant.copy()
     bm[k] += delta
-    faulty = _with_layer(graph, 0, bias_mant=bm)
+    faulty = with_layer(graph, 0, bias_mant=bm)
     # the fault sits in the golden model this time; Lava runs the original
     report = verify(faulty, x, probe_uv=True, lava_graph=graph, chunk=BATCH)
     d = report.golden_lava.first_divergence
@@ -174,7 +135,7 @@ def test_spike_only_run_rechecks_states_of_mismatching_samples(base: tuple) -> N
     w = graph.layers[1].synapse.weights.copy()
     o, i = 2, 5
     w[o, i] = -250  # a big change: spikes differ too
-    faulty = _with_layer(graph, 1, weights=w)
+    faulty = with_layer(graph, 1, weights=w)
     report = verify(graph, x, probe_uv=False, lava_graph=faulty, chunk=BATCH)
     gl = report.golden_lava
     assert not gl.identical and 1 <= gl.states_samples <= BATCH
@@ -351,7 +312,7 @@ def test_json_schema_document_lists_every_field(base: tuple) -> None:
     graph, x, _ = base
     w = graph.layers[1].synapse.weights.copy()
     w[0, 0] = 0 if w[0, 0] else 2
-    report = verify(graph, x, probe_uv=True, lava_graph=_with_layer(graph, 1, weights=w))
+    report = verify(graph, x, probe_uv=True, lava_graph=with_layer(graph, 1, weights=w))
     assert report.golden_lava.first_divergence is not None  # so every nested field is present
     _assert_documented(json.loads(report.to_json()))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -11,64 +10,15 @@ import numpy as np
 import pytest
 
 from lavabridge import ir
-from lavabridge.backends.golden import emulate
 from lavabridge.cli.verify import add_verify_command
 from lavabridge.errors import LavaBridgeError
-from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.quant.serialize import save_qgraph
 
-T_STEPS, BATCH = 16, 4
+from verify_helpers import BATCH, verify_graph, verify_input, with_layer
+
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "verify-report-schema.md"
 
 
-def _graph() -> QGraph:
-    rng = np.random.default_rng(3)
-    a = QCubaLIF(16, du=1024, dv=512, vth=3000, bias_mant=rng.integers(-30, 30, 16))
-    b = QCubaLIF(6, du=1024, dv=256, vth=6000)
-    return QGraph(
-        12,
-        (
-            QLayer("hidden", a, QDense(rng.integers(-60, 128, (16, 12)) * 2, weight_exp=1)),
-            QLayer("out", b, QDense(rng.integers(-64, 128, (6, 16)) * 2, weight_exp=1)),
-        ),
-        name="faults",
-    )
-
-
-def _input() -> np.ndarray:
-    return (np.random.default_rng(5).random((BATCH, T_STEPS, 12)) < 0.3).astype(np.uint8)
-
-
-def _with_layer(graph: QGraph, i: int, **changes: object) -> QGraph:
-    """A copy of ``graph`` whose layer ``i`` has neuron / synapse fields replaced."""
-    layer = graph.layers[i]
-    neuron_keys = {f.name for f in dataclasses.fields(QCubaLIF)}
-    neuron = dataclasses.replace(
-        layer.neuron, **{k: v for k, v in changes.items() if k in neuron_keys}
-    )
-    synapse = layer.synapse
-    if "weights" in changes and synapse is not None:
-        synapse = dataclasses.replace(synapse, weights=changes["weights"])
-    layers = list(graph.layers)
-    layers[i] = dataclasses.replace(layer, neuron=neuron, synapse=synapse)
-    return dataclasses.replace(graph, layers=tuple(layers))
-
-
-def _first(mask: np.ndarray) -> tuple[int, int, int]:
-    """(sample, step, neuron) of the first True entry in (step, sample, neuron) order."""
-    b, t, n = min(map(tuple, np.argwhere(mask)), key=lambda e: (e[1], e[0], e[2]))
-    return int(b), int(t), int(n)
-
-
-@pytest.fixture(scope="module")
-def base() -> tuple[QGraph, np.ndarray, object]:
-    graph, x = _graph(), _input()
-    gold = emulate(graph, x, probe_uv=True)
-    assert all(s.sum() > 0 for s in gold.spikes), "the test network must be active"
-    return graph, x, gold
-
-
-# ----------------------------------------------------------------------------- CLI
 def _cli(argv: list[str]) -> int:
     """``lavabridge verify`` as :func:`lavabridge.cli.main` runs it (errors -> exit code 2)."""
     parser = argparse.ArgumentParser(prog="lavabridge")
@@ -84,7 +34,7 @@ def _cli(argv: list[str]) -> int:
 def test_cli_model_mode_exit_codes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    graph, x = _graph(), _input()
+    graph, x = verify_graph(), verify_input()
     save_qgraph(graph, tmp_path / "m.lbq")
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", np.arange(BATCH) % 6)
@@ -110,7 +60,7 @@ def test_cli_model_mode_exit_codes(
     w[3, 3] = 0 if w[3, 3] else 2  # stays in the legal range
     real = lv.verify
     monkeypatch.setattr(
-        lv, "verify", lambda *a, **k: real(*a, **k, lava_graph=_with_layer(graph, 0, weights=w))
+        lv, "verify", lambda *a, **k: real(*a, **k, lava_graph=with_layer(graph, 0, weights=w))
     )
     assert _cli(args) == 1
     assert json.loads((out / "report.json").read_text())["status"] == "mismatch"
