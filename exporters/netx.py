@@ -33,6 +33,7 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.atomic import atomic_path
 from lavabridge.dispatch import Table
 from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import NETX_BIAS_EXP, NETX_MAX_DELAY, netx_dense
@@ -256,7 +257,7 @@ def write_netx(
     specs = [_layer_items(graph, i, input_transform) for i in range(len(graph.layers))]
     p = Path(path)
     try:
-        with h5py.File(p, "w") as f:
+        with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["lavabridge_name"] = graph.name
             group = f.create_group("layer")
             for i, (layer, spec) in enumerate(zip(graph.layers, specs, strict=True)):
@@ -268,5 +269,4 @@ def write_netx(
                 for key, value in spec.items():
                     g.create_dataset(key, data=value)
     except OSError as exc:
-        p.unlink(missing_ok=True)
         raise ModelFileError(f"{p}: cannot write netx file ({exc})") from exc

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from lavabridge.atomic import atomic_path
 from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError
 
 T = TypeVar("T")
@@ -36,13 +37,10 @@ def write_archive(
     entries = dict(arrays)
     blob = json.dumps(meta, allow_nan=False).encode("utf-8")
     entries["meta"] = np.frombuffer(blob, dtype=np.uint8)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, **entries)
-        os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelFileError(f"{out}: cannot write {what} file ({exc.strerror or exc})") from exc
     return out
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.atomic import write_bytes
 from lavabridge.errors import InputError, ModelFileError
 
 
@@ -209,7 +210,7 @@ class Recording:
         arrays["meta"] = np.array(json.dumps(meta))
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
-        Path(path).write_bytes(buf.getvalue())
+        write_bytes(path, buf.getvalue())  # atomic: complete or absent
 
     @classmethod
     def from_npz(cls, path: str | Path) -> Recording:

@@ -6,15 +6,17 @@ Sample ``g`` of the session (counting over all ``run`` calls) occupies Lava time
 so each sample starts from rest exactly as the golden emulator assumes. Spikes (and u, v when
 probed) are written by the recording processes into memory-mapped files and read in bulk.
 
-The runtime is always stopped: use the session as a context manager (it stops on exceptions and
-on Ctrl-C too), or call :func:`run_lava` for a one-shot run.
+The runtime is always stopped: use the session as a context manager, or call :func:`run_lava`
+for a one-shot run. It stops on exceptions, on SIGINT / SIGTERM / SIGHUP (raised as
+:class:`~lavabridge.signals.Interrupted`, a ``KeyboardInterrupt``, after the cleanup), when a Lava
+worker crashes or dies, and when the run makes no step progress for ``stall_timeout`` seconds
+(:class:`~lavabridge.errors.LavaRuntimeError`); its workers die with the parent process
+(:mod:`lavabridge.backends.runtime`).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -24,17 +26,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.backends.inputs import BatchInput, prepare_input
-from lavabridge.backends.streaming import StreamingGraph, build_streaming_graph
+from lavabridge.backends.runtime import WatchedRuntime
+from lavabridge.backends.streaming import StreamingGraph, build_streaming_graph, workdir
 from lavabridge.errors import InputError, LavaRuntimeError
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
+from lavabridge.signals import Interrupted, deferred, handle_signals
 
-
-def _workdir() -> Path:
-    shm = Path("/dev/shm")
-    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="lavabridge-", dir=base))
+QUICK_STOP_S = 1.5  # after an error or an interruption: Lava's stop, then the workers are killed
 
 
 class LavaSession:
@@ -53,6 +53,10 @@ class LavaSession:
         ``"fixed_pt"`` (bit-accurate models) by default.
     progress : bool
         Show a progress bar over chunks.
+    stall_timeout : float or None
+        Abort a run that makes no step progress for this many seconds (``None``: never).
+    stop_timeout : float
+        Seconds Lava's own stop may take when the session closes before its workers are killed.
 
     Examples
     --------
@@ -69,6 +73,8 @@ class LavaSession:
         chunk: int = 32,
         select_tag: str = "fixed_pt",
         progress: bool = False,
+        stall_timeout: float | None = 120.0,
+        stop_timeout: float = 30.0,
     ) -> None:
         if num_steps < 1:
             raise InputError(f"num_steps must be >= 1, got {num_steps}")
@@ -80,9 +86,12 @@ class LavaSession:
         self.chunk = int(chunk)
         self.select_tag = select_tag
         self.progress = progress
+        self.stall_timeout = stall_timeout
+        self.stop_timeout = float(stop_timeout)
         self.timings: dict[str, float] = {}
         self._workdir: Path | None = None
         self._sg: StreamingGraph | None = None
+        self._rt: WatchedRuntime | None = None
         self._run_cfg: Any = None
         self._next_sample = 0  # global index of the next sample to run
         self._maps: dict[str, np.memmap] = {}
@@ -99,27 +108,31 @@ class LavaSession:
     ) -> None:
         self.close()
 
-    def close(self) -> None:
-        """Stop the Lava runtime (if started) and delete the shared files. Idempotent."""
+    def close(self, *, stop_timeout: float | None = None) -> None:
+        """Stop the Lava runtime (if started) and delete the shared files. Idempotent.
+
+        Lava's own stop gets ``stop_timeout`` seconds (default: the session's), then every worker
+        still alive is killed. Signals arriving meanwhile are held until the cleanup is done.
+        """
         t0 = time.perf_counter()
-        sg, self._sg = self._sg, None
-        try:
-            if sg is not None:
-                runtime = getattr(sg.entry(), "runtime", None)
-                if runtime is not None:
-                    sg.entry().stop()
-        finally:
-            self._maps.clear()
-            if self._workdir is not None:
-                shutil.rmtree(self._workdir, ignore_errors=True)
-                self._workdir = None
-            self.timings["stop"] = self.timings.get("stop", 0.0) + time.perf_counter() - t0
+        rt, self._rt = self._rt, None
+        self._sg = None
+        with handle_signals(), deferred():
+            try:
+                if rt is not None:
+                    rt.stop(self.stop_timeout if stop_timeout is None else stop_timeout)
+            finally:
+                self._maps.clear()
+                if self._workdir is not None:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                    self._workdir = None
+                self.timings["stop"] = self.timings.get("stop", 0.0) + time.perf_counter() - t0
 
     def _start(self, batch: BatchInput) -> StreamingGraph:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
         t0 = time.perf_counter()
-        self._workdir = _workdir()
+        self._workdir = workdir("session")
         first_bias = batch.data[0] if batch.kind == InputKind.BIAS else None
         sg = build_streaming_graph(
             self.graph,
@@ -133,12 +146,9 @@ class LavaSession:
         self._run_cfg = Loihi2SimCfg(select_tag=self.select_tag)
         t1 = time.perf_counter()
         self.timings["build"] = t1 - t0
-        try:
-            sg.entry().create_runtime(run_cfg=self._run_cfg)
-        except Exception as exc:
-            raise LavaRuntimeError(
-                f"Lava could not compile graph '{self.graph.name}': {exc}"
-            ) from exc
+        what = f"Lava run of graph '{self.graph.name}'"
+        self._rt = WatchedRuntime(sg.entry(), what, sg.heartbeat, self.stall_timeout)
+        self._rt.compile(self._run_cfg)
         self.timings["compile"] = time.perf_counter() - t1
         for key, path in sg.files.items():
             n_rows = self.chunk + 1 if key == "bias" else self.chunk * self.num_steps
@@ -156,8 +166,11 @@ class LavaSession:
             )
         try:
             return self._run(batch)
-        except BaseException:
-            self.close()  # never leave Lava processes behind (errors, Ctrl-C)
+        except BaseException as exc:
+            self.close(stop_timeout=QUICK_STOP_S)  # never leave Lava processes behind
+            if isinstance(exc, Interrupted) and not exc.during:
+                exc.during = (f"the Lava run of graph '{self.graph.name}' (sample "
+                              f"{self._next_sample} of the session); its runtime was stopped")  # fmt: skip
             raise
 
     def _run(self, batch: BatchInput) -> Recording:
@@ -189,7 +202,7 @@ class LavaSession:
                 t1 = time.perf_counter()
                 self._write_inputs(batch, b0, b1, g0)
                 t2 = time.perf_counter()
-                sg.entry().run(condition=RunSteps(num_steps=(b1 - b0) * T), run_cfg=self._run_cfg)
+                self._runtime().run(RunSteps(num_steps=(b1 - b0) * T), self._run_cfg)
                 t3 = time.perf_counter()
                 self._next_sample += b1 - b0
                 self._read_outputs(b0, b1, g0, spikes, us, vs)
@@ -203,6 +216,11 @@ class LavaSession:
         self.timings["run"] = self.timings.get("run", 0.0) + t_run
         self.timings["io"] = self.timings.get("io", 0.0) + t_io
         return Recording.from_layers(spikes, us, vs, "lava", dict(self.timings))
+
+    def _runtime(self) -> WatchedRuntime:
+        if self._rt is None:  # pragma: no cover - _start sets it
+            raise LavaRuntimeError(f"graph '{self.graph.name}': the Lava runtime is not running")
+        return self._rt
 
     def _rows(self, g0: int, n: int) -> npt.NDArray[np.int64]:
         """File rows of samples ``g0 .. g0+n-1`` (all their T steps), in sample-major order."""

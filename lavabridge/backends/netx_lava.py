@@ -9,7 +9,7 @@ nothing of lavabridge sits between the file and Lava except the streaming I/O pr
 from __future__ import annotations
 
 import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,15 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.backends.inputs import BatchInput, check_input
-from lavabridge.backends.streaming import StreamingGraph, StreamLayer, attach_streaming
-from lavabridge.errors import LavaRuntimeError, ModelFileError, UnsupportedError
+from lavabridge.backends.lava import QUICK_STOP_S
+from lavabridge.backends.runtime import WatchedRuntime
+from lavabridge.backends.streaming import StreamingGraph, StreamLayer, attach_streaming, workdir
+from lavabridge.errors import ModelFileError, UnsupportedError
 from lavabridge.exporters.lava import state_vars
 from lavabridge.formats.netx import existing, quiet_import, to_lavabridge_order, to_netx_order
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
+from lavabridge.signals import Interrupted, deferred, handle_signals
 from lavabridge.target import LOIHI2
 
 _SYNAPSES = ("synapse", "synapse_rec")  # the Dense processes of a netx block
@@ -98,6 +101,7 @@ def run_netx(
     *,
     num_layers: int | None = None,
     skip_layers: int = 0,
+    stall_timeout: float | None = 120.0,
 ) -> Recording:
     """Load ``path`` with lava-dl's ``netx.hdf5.Network`` and run a batch on ``fixed_pt``.
 
@@ -108,6 +112,8 @@ def run_netx(
     zeroed, so samples start from rest as in :func:`lavabridge.backends.golden.emulate`.
     The Recording (``backend="netx"``) has one entry per netx block, as ``read_netx``'s layers.
     ``skip_layers=1`` builds the network without its input layer (spikes into the first dense).
+    The runtime is watched and always stopped as a :class:`~lavabridge.backends.lava.LavaSession`'s
+    (:mod:`lavabridge.backends.runtime`).
     """
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -120,7 +126,8 @@ def run_netx(
     n_in = int(np.prod(shapes[0] if bias_input else net.inp.shape))
     batch = check_input(kind, n_in, x, num_steps, LOIHI2.bias_mant_range, p.name)
     B, T = batch.batch, batch.num_steps
-    workdir = Path(tempfile.mkdtemp(prefix="lavabridge-netx-"))
+    folder = workdir("netx")
+    rt: WatchedRuntime | None = None
     try:
         sg = attach_streaming(
             net,
@@ -131,28 +138,31 @@ def run_netx(
             in_shape=shapes[0] if bias_input else (n_in,),
             num_steps=T,
             capacity=B,
-            workdir=workdir,
+            workdir=folder,
             probe_uv=probe_uv,
         )
         _fill(sg, net, batch, shapes)
         cfg = Loihi2SimCfg(select_tag="fixed_pt")
         t1 = time.perf_counter()
-        try:
-            net.create_runtime(run_cfg=cfg)
-        except Exception as exc:
-            raise LavaRuntimeError(f"Lava could not compile netx network {p}: {exc}") from exc
+        rt = WatchedRuntime(net, f"netx network {p.name} on Lava", sg.heartbeat, stall_timeout)
+        rt.compile(cfg)
         t2 = time.perf_counter()
-        net.run(condition=RunSteps(num_steps=B * T), run_cfg=cfg)
+        rt.run(RunSteps(num_steps=B * T), cfg)
         t3 = time.perf_counter()
         out = {
             w: _read(sg, w, shapes, B, T)
             for w in (("spikes", "u", "v") if probe_uv else ("spikes",))
         }
         timings = {"build": t1 - t0, "compile": t2 - t1, "run": t3 - t2}
+    except BaseException as exc:
+        if isinstance(exc, Interrupted) and not exc.during:
+            exc.during = f"the netx network {p.name} on Lava; its runtime was stopped"
+        raise
     finally:
-        try:
-            if getattr(net, "runtime", None) is not None:
-                net.stop()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        with handle_signals(), deferred():  # the cleanup itself is not interrupted
+            try:
+                if rt is not None:
+                    rt.stop(QUICK_STOP_S if sys.exc_info()[0] else 30.0)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
     return Recording(out["spikes"], out.get("u"), out.get("v"), "netx", timings)

@@ -17,6 +17,9 @@ sample ``g - 1``). All files are raw int32 arrays, memory-mapped by the host.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,36 @@ import numpy as np
 from lavabridge.exporters.lava import LavaNetwork, build_network
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.semantics import InputKind
+
+WORKDIR_PREFIX = "lavabridge-"
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that made ``lavabridge-<pid>-...`` still runs (unknown names: yes)."""
+    parts = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)
+    if not parts[0].isdigit():
+        return True
+    try:
+        os.kill(int(parts[0]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def workdir(kind: str = "session") -> Path:
+    """A fresh folder for a run's shared files: in ``/dev/shm`` when writable (memory speed).
+
+    Named ``lavabridge-<pid>-<kind>-...``; folders left by processes that no longer exist (a
+    SIGKILL, a crash of the machine's OOM killer) are removed on the way.
+    """
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    for old in base.glob(f"{WORKDIR_PREFIX}*"):
+        if old.is_dir() and not _owner_alive(old):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{kind}-", dir=base))
 
 
 def memfile(path: Path, rows: int, shape: tuple[int, ...]) -> Path:
@@ -65,6 +98,7 @@ class StreamingGraph:
     capacity: int  # samples per file
     shapes: dict[str, tuple[int, ...]]  # row shape of each file
     anchor: Any  # a process of the network to run when there is no source
+    heartbeat: Path  # int64: the last time step layer 0's recorder completed
 
     def entry(self) -> Any:
         """A process to call ``run`` on (any process of the connected graph)."""
@@ -113,9 +147,15 @@ def attach_streaming(
         path = new_file("bias", capacity + 1, in_shape)  # one spare row: the next sample's bias
         taps.append(StateTap(var=bias_var, period=T, load_path=path, load_rows=capacity + 1))
     recorders = []
+    beat = workdir / "heartbeat.i64"
+    np.memmap(beat, dtype=np.int64, mode="w+", shape=(1,)).flush()
     for i, layer in enumerate(layers):
-        rec = SpikeRecorder(shape=layer.shape, path=new_file(f"spikes_{i}", rows, layer.shape),
-                            capacity=rows)  # fmt: skip
+        rec = SpikeRecorder(
+            shape=layer.shape,
+            path=new_file(f"spikes_{i}", rows, layer.shape),
+            capacity=rows,
+            heartbeat_path=str(beat) if i == 0 else None,
+        )
         layer.out_port.connect(rec.a_in)
         recorders.append(rec)
         observed = {id(var) for _, var in layer.observed}
@@ -126,7 +166,7 @@ def attach_streaming(
                 record = {"record_path": path, "record_capacity": rows}
             taps.append(StateTap(var=var, period=T, **record))
         taps.extend(StateTap(var=var, period=T) for var in layer.state if id(var) not in observed)
-    return StreamingGraph(network, source, recorders, taps, files, capacity, shapes, anchor)
+    return StreamingGraph(network, source, recorders, taps, files, capacity, shapes, anchor, beat)
 
 
 def _stream_layers(net: LavaNetwork) -> list[StreamLayer]:

@@ -15,7 +15,9 @@
 
 Every expected failure (missing file, wrong shape, unsupported layer, bad option) ends with exit
 code 2 and one line ``lavabridge: error: ...`` on stderr; results go to stdout and files, progress
-bars to stderr.
+bars to stderr. SIGINT, SIGTERM and SIGHUP stop any command (its Lava runtime included) with exit
+code 130, 143 or 129 and one line saying what was interrupted; outputs are written atomically, so
+an interrupted command leaves no partial file.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lavabridge.cli.models import add_model_commands
 from lavabridge.cli.pipeline import add_pipeline_commands
 from lavabridge.cli.verify import add_verify_command
 from lavabridge.errors import LavaBridgeError
+from lavabridge.signals import Interrupted, handle_signals
 
 __all__ = ["build_parser", "main"]
 
@@ -47,11 +50,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 1 golden/Lava mismatch, 2 error)."""
     try:
         args = build_parser().parse_args(argv)
-        code: int = args.func(args)
+        with handle_signals():
+            code: int = args.func(args)
     except UsageError as exc:
         return error(exc)
     except LavaBridgeError as exc:
         return error(exc)
+    except Interrupted as exc:
+        during = f" during {exc.during}" if exc.during else ""
+        print(f"{PROG}: {args.command} interrupted by {exc.signame}{during}; no partial output "
+              "was written", file=sys.stderr)  # fmt: skip
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.atomic import atomic_path
 from lavabridge.coding import predict_by_count
 from lavabridge.recording import Recording
 from lavabridge.verify.compare import disagreement_over_time
@@ -41,8 +42,11 @@ def _plt() -> Any:
 def _save(fig: Any, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    _plt().close(fig)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        _plt().close(fig)
     return out
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from lavabridge.atomic import write_text
 from lavabridge.verify.markdown import render
 from lavabridge.verify.plots import default_neurons, divergence_plot, raster_plot, traces_plot
 from lavabridge.verify.report import VerifyReport
@@ -16,13 +16,6 @@ REPORT_FILES = ("report.json", "report.md", "raster.png", "traces.png", "diverge
 def to_markdown(report: VerifyReport, plots: dict[str, str] | None = None) -> str:
     """A human-readable report; ``plots`` maps captions to image paths to embed."""
     return render(report, plots or {})
-
-
-def _atomic_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
 
 
 def write_report(
@@ -66,6 +59,6 @@ def write_report(
             "Current and membrane traces": "traces.png",
             "Divergence over time": "divergence.png",
         }
-    files["json"] = _atomic_text(out / "report.json", report.to_json() + "\n")
-    files["markdown"] = _atomic_text(out / "report.md", to_markdown(report, captions))
+    files["json"] = write_text(out / "report.json", report.to_json() + "\n")
+    files["markdown"] = write_text(out / "report.md", to_markdown(report, captions))
     return files

@@ -30,6 +30,10 @@ class PySpikeRecorderModel(PyLoihiProcessModel):
         self._data = np.memmap(
             proc_params["path"], dtype=np.int32, mode="r+", shape=(self._capacity, *shape)
         )
+        beat = proc_params["heartbeat_path"]
+        self._beat = None if beat is None else np.memmap(beat, np.int64, mode="r+", shape=(1,))
 
     def run_spk(self) -> None:
         self._data[(self.time_step - 1) % self._capacity] = self.a_in.recv()
+        if self._beat is not None:
+            self._beat[0] = self.time_step

@@ -20,8 +20,18 @@ class SpikeRecorder(AbstractProcess):
         A raw int32 file of ``capacity * prod(shape)`` values.
     capacity : int
         Number of rows (time steps) kept; older rows are overwritten cyclically.
+    heartbeat_path : str, optional
+        A raw int64 file whose first value is set to the time step after every step (what the
+        host's watchdog reads to tell a slow run from a stalled one).
     """
 
-    def __init__(self, *, shape: tuple[int, ...], path: str, capacity: int) -> None:
-        super().__init__(shape=shape, path=path, capacity=capacity)
+    def __init__(
+        self,
+        *,
+        shape: tuple[int, ...],
+        path: str,
+        capacity: int,
+        heartbeat_path: str | None = None,
+    ) -> None:
+        super().__init__(shape=shape, path=path, capacity=capacity, heartbeat_path=heartbeat_path)
         self.a_in = InPort(shape=shape)
