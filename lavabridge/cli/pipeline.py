@@ -48,6 +48,10 @@ def add_pipeline_commands(sub: Any) -> None:
         p.add_argument("--max-test", type=positive_int, metavar="N", help="evaluate N test samples")
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--out", default=out_default, metavar="DIR", help="run directory")
+        p.add_argument(
+            "--resume", action="store_true",
+            help="continue an interrupted training from DIR/checkpoint.pt (same settings)",
+        )  # fmt: skip
 
     demo = sub.add_parser(
         "demo", help="train on digits, quantize, deploy on Lava, compare (main job)"
@@ -126,7 +130,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from lavabridge.pipeline import run_pipeline
 
     cfg = _config(args)
-    result = run_pipeline(cfg)
+    result = run_pipeline(cfg, resume=args.resume)
     print_result(result)
     print(f"report: {Path(cfg.out_dir) / 'report.json'}")
     return EXIT_MISMATCH if result.report.status == "mismatch" else EXIT_OK
@@ -135,7 +139,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from lavabridge.pipeline import stage_train
 
-    info = stage_train(_config(args))
+    info = stage_train(_config(args), resume=args.resume)
     print(f"trained {info['epochs']} epochs in {info['seconds']:.1f}s on {info['device']}: "
           f"loss {info['final_loss']:.4f}, train accuracy {info['train_accuracy']:.4f}; wrote {args.out}")  # fmt: skip
     return EXIT_OK

@@ -1,12 +1,15 @@
 """A small, explicit training loop for :class:`~lavabridge.nn.SpikingNet` classifiers.
 
-Seeded (torch and the per-epoch spike encoding), shows progress, checkpoints every epoch, and uses a
-GPU when one is present (``device="auto"``).
+Seeded (torch and the per-epoch spike encoding), shows progress, checkpoints every epoch (model,
+optimizer, losses, written atomically), resumes from that checkpoint (``TrainConfig.resume``) to
+the same model an uninterrupted run ends with, and uses a GPU when one is present
+(``device="auto"``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,8 +19,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from lavabridge.atomic import atomic_path
 from lavabridge.coding import predict_by_count, rate_encode
-from lavabridge.errors import ValidationError
+from lavabridge.errors import ModelFileError, ValidationError
 from lavabridge.nn.coding import to_time_major
 from lavabridge.nn.layers import SpikingNet
 from lavabridge.nn.loss import count_cross_entropy
@@ -48,6 +52,7 @@ class TrainConfig:
     checkpoint: Path | None = None
     progress: bool = True
     num_steps: int | None = None  # required for a bias-input net (its input has no time axis)
+    resume: bool = False  # continue from ``checkpoint`` when it exists
 
 
 @dataclass
@@ -84,6 +89,67 @@ def _forward(
         out = net(to_time_major(batch, device))[-1]
     assert isinstance(out, torch.Tensor)  # return_state=False gives spikes only
     return out
+
+
+def _fingerprint(cfg: TrainConfig, net: SpikingNet) -> dict[str, object]:
+    """What a checkpoint must share with the run that resumes it."""
+    shapes = {k: list(v.shape) for k, v in net.state_dict().items()}
+    return {"seed": cfg.seed, "lr": cfg.lr, "batch_size": cfg.batch_size,
+            "num_steps": cfg.num_steps, "shapes": shapes}  # fmt: skip
+
+
+def _save_checkpoint(
+    cfg: TrainConfig,
+    epoch: int,
+    net: SpikingNet,
+    opt: torch.optim.Optimizer,
+    losses: list[float],
+    accs: list[float],
+) -> None:
+    path = Path(str(cfg.checkpoint))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "epoch": epoch,
+        "state_dict": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "losses": losses,
+        "train_accuracy": accs,
+        "fingerprint": _fingerprint(cfg, net),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(
+    net: SpikingNet,
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
+    losses: list[float],
+    accs: list[float],
+    device: torch.device,
+) -> int:
+    """Load ``cfg.checkpoint`` into ``net`` and ``opt``; the first epoch still to run."""
+    path = cfg.checkpoint
+    if path is None or not Path(path).is_file():
+        return 0
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        epoch = int(state["epoch"])
+        found = state["fingerprint"]
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
+        raise ModelFileError(f"{path}: not a lavabridge training checkpoint ({exc})") from exc
+    want = _fingerprint(cfg, net)
+    differ = sorted(k for k in want if found.get(k) != want[k])
+    if differ:
+        raise ValidationError(
+            f"checkpoint {path}", ", ".join(differ), "differs from this run's configuration: "
+            "resume with the same settings, or train without --resume",
+        )  # fmt: skip
+    net.load_state_dict(state["state_dict"])
+    opt.load_state_dict(state["optimizer"])
+    losses.extend(float(v) for v in state["losses"])
+    accs.extend(float(v) for v in state["train_accuracy"])
+    return epoch + 1
 
 
 def identity_encoder(x: npt.NDArray[np.float32], seed: int) -> npt.NDArray[np.float32]:
@@ -123,12 +189,13 @@ def fit(
     losses: list[float] = []
     accs: list[float] = []
     t0 = time.perf_counter()
-    epochs = range(cfg.epochs)
+    first = _resume(net, opt, cfg, losses, accs, device) if cfg.resume else 0
+    epochs = range(first, cfg.epochs)
     bar = None
     if cfg.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.epochs, desc="train", unit="epoch")
+        bar = tqdm(total=cfg.epochs, initial=first, desc="train", unit="epoch")
     y_all = torch.as_tensor(y_train, device=device)
     for epoch in epochs:
         rng = np.random.default_rng(cfg.seed * 100_003 + epoch)
@@ -150,8 +217,7 @@ def fit(
         losses.append(running / total)
         accs.append(correct / total)
         if cfg.checkpoint is not None:
-            cfg.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"epoch": epoch, "state_dict": net.state_dict()}, cfg.checkpoint)
+            _save_checkpoint(cfg, epoch, net, opt, losses, accs)
         if bar is not None:
             bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{accs[-1]:.3f}")
             bar.update(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lavabridge.atomic import write_text
+from lavabridge.atomic import StageFiles
 from lavabridge.verify.markdown import render
 from lavabridge.verify.plots import default_neurons, divergence_plot, raster_plot, traces_plot
 from lavabridge.verify.report import VerifyReport
@@ -28,10 +28,21 @@ def write_report(
     """Write ``report.json``, ``report.md`` and (with ``plots``) the three PNGs into ``out_dir``.
 
     Returns the written files by kind (``json``, ``markdown``, ``raster``, ``traces``,
-    ``divergence``). The JSON and Markdown are written through a temporary name and a rename.
+    ``divergence``). They are written under temporary names and published together
+    (:class:`~lavabridge.atomic.StageFiles`): an error or an interruption leaves none of them.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with StageFiles(out) as stage:
+        return _write(report, out, stage, plots, neurons)
+
+
+def _write(
+    report: VerifyReport,
+    out: Path,
+    stage: StageFiles,
+    plots: bool,
+    neurons: Sequence[tuple[int, int]] | None,
+) -> dict[str, Path]:
     files: dict[str, Path] = {}
     captions: dict[str, str] = {}
     art = report.artifacts
@@ -40,9 +51,10 @@ def write_report(
         label = "" if art.labels is None else f" (label {int(art.labels[s])})"
         x_in = art.batch.data if art.batch.kind.value == "spikes" else None
         names = [layer.name for layer in art.graph.layers]
-        files["raster"] = raster_plot(
+        files["raster"] = out / "raster.png"
+        raster_plot(
             art.recordings,
-            out / "raster.png",
+            stage.path("raster.png"),
             sample=s,
             input_spikes=x_in,
             names=names,
@@ -50,15 +62,15 @@ def write_report(
         )
         div = report.golden_lava.first_divergence
         chosen = list(neurons) if neurons else default_neurons(art, report)
-        files["traces"] = traces_plot(
-            art, out / "traces.png", chosen, mark_step=div.step if div else None
-        )
-        files["divergence"] = divergence_plot(art, report, out / "divergence.png")
+        traces_plot(art, stage.path("traces.png"), chosen, mark_step=div.step if div else None)
+        divergence_plot(art, report, stage.path("divergence.png"))
+        files["traces"], files["divergence"] = out / "traces.png", out / "divergence.png"
         captions = {
             f"Spike rasters, sample {s}": "raster.png",
             "Current and membrane traces": "traces.png",
             "Divergence over time": "divergence.png",
         }
-    files["json"] = write_text(out / "report.json", report.to_json() + "\n")
-    files["markdown"] = write_text(out / "report.md", to_markdown(report, captions))
+    stage.path("report.json").write_text(report.to_json() + "\n")
+    stage.path("report.md").write_text(to_markdown(report, captions))
+    files["json"], files["markdown"] = out / "report.json", out / "report.md"
     return files

@@ -17,9 +17,8 @@ The verify stage is :func:`lavabridge.verify.verify` on the encoded test split: 
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from lavabridge import ir
+from lavabridge.atomic import StageFiles, write_text
 from lavabridge.coding import rate_encode
 from lavabridge.data import Dataset, load_dataset
 from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
@@ -36,6 +36,13 @@ from lavabridge.exporters.netx import write_netx
 from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, trace
 from lavabridge.nn.qat import enable_qat
 from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit, identity_encoder
+from lavabridge.pipeline.config import (
+    CONFIG_FILE,
+    ENCODINGS,
+    PipelineConfig,
+    config_json,
+    load_config,
+)
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.report import QuantPolicy, QuantReport
@@ -44,36 +51,6 @@ from lavabridge.verify import VerifyReport, verify, write_report
 
 TEST_SEED_OFFSET = 1_000_003
 CALIB_SEED_OFFSET = 2_000_003
-ENCODINGS = ("rate", "current")
-
-
-@dataclass
-class PipelineConfig:
-    """Everything :func:`run_pipeline` needs; the defaults are the ``make demo`` run."""
-
-    dataset: str = "digits"
-    data_dir: str | None = None
-    hidden: tuple[int, ...] = (256,)
-    num_steps: int = 24
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 2e-3
-    current_decay: float = 1.0
-    voltage_decay: float = 0.1
-    threshold: float = 1.0
-    seed: int = 0
-    encoding: str = "rate"  # "rate" (Bernoulli spikes) or "current" (bias-driven input layer)
-    input_gain: float = 1.0
-    qat: bool = False
-    netx_compatible: bool = False  # quantize with weight_exp = 0 so the model exports to netx
-    calib_samples: int = 256
-    max_test: int | None = None
-    lava: bool = True
-    lava_samples: int | None = None  # run Lava on the first N evaluated samples (None: all)
-    lava_chunk: int = 64
-    device: str = "auto"
-    out_dir: Path = field(default_factory=lambda: Path("runs/demo"))
-    progress: bool = True
 
 
 def build_model(n_in: int, n_out: int, cfg: PipelineConfig) -> SpikingNet:
@@ -132,8 +109,14 @@ def deployed_input(qgraph: QGraph, x: np.ndarray) -> np.ndarray:
     return qgraph.input_encoding.encode(x, qgraph.target)
 
 
-def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResult]:
-    """Build and train the model on ``ds`` (rate-coded, fresh spikes every epoch)."""
+def train_model(
+    cfg: PipelineConfig, ds: Dataset, *, resume: bool = False
+) -> tuple[SpikingNet, TrainResult]:
+    """Build and train the model on ``ds`` (rate-coded, fresh spikes every epoch).
+
+    The checkpoint ``<out_dir>/checkpoint.pt`` is written after every epoch; ``resume`` continues
+    from it (to the same model an uninterrupted run ends with).
+    """
     net = build_model(ds.num_features, ds.num_classes, cfg)
     if cfg.qat:
         enable_qat(net)
@@ -143,58 +126,30 @@ def train_model(cfg: PipelineConfig, ds: Dataset) -> tuple[SpikingNet, TrainResu
         lr=cfg.lr,
         seed=cfg.seed,
         device=cfg.device,
-        checkpoint=cfg.out_dir / "checkpoint.pt",
+        checkpoint=Path(cfg.out_dir) / "checkpoint.pt",
         progress=cfg.progress,
         num_steps=cfg.num_steps,
+        resume=resume,
     )
     encoder = identity_encoder if cfg.encoding == "current" else default_encoder(cfg.num_steps)
     result = fit(net, ds.x_train, ds.y_train, encoder, tcfg)
     return net.cpu(), result
 
 
-CONFIG_FILE = "pipeline.json"
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2) + "\n"
 
 
-def save_config(cfg: PipelineConfig, out: Path) -> Path:
-    """Write the run's configuration next to its artifacts (the later stages read it)."""
-    out.mkdir(parents=True, exist_ok=True)
-    data = asdict(cfg)
-    data["out_dir"] = str(cfg.out_dir)
-    data["hidden"] = list(cfg.hidden)
-    (out / CONFIG_FILE).write_text(json.dumps(data, indent=2))
-    return out / CONFIG_FILE
-
-
-def load_config(run_dir: str | Path) -> PipelineConfig:
-    """The configuration a ``train`` stage wrote into ``run_dir``."""
-    path = Path(run_dir) / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text())
-        data["out_dir"] = Path(run_dir)
-        data["hidden"] = tuple(data["hidden"])
-        return PipelineConfig(**data)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise ModelFileError(f"{path}: not a lavabridge run configuration ({exc})") from exc
-
-
-def _write_json(path: Path, data: Any) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
-    """Train; write ``model.pt`` (torch state), ``model.lbir`` (float IR), ``train.json`` and
-    ``pipeline.json``."""
+def stage_train(cfg: PipelineConfig, *, resume: bool = False) -> dict[str, Any]:
+    """Train; publish ``model.pt`` (torch state), ``model.lbir`` (float IR), ``train.json`` and
+    ``pipeline.json`` together (:class:`~lavabridge.atomic.StageFiles`): an interrupted run leaves
+    the run directory's previous files, and ``resume`` continues from ``checkpoint.pt``."""
     out = Path(cfg.out_dir)
-    save_config(cfg, out)
+    out.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(cfg.dataset, cfg.data_dir)
     t0 = time.perf_counter()
-    net, trained = train_model(cfg, ds)
-    torch.save(net.state_dict(), out / "model.pt")
+    net, trained = train_model(cfg, ds, resume=resume)
     graph = trace(net, name=f"{cfg.dataset}-snn")
-    ir.save(graph, out / "model.lbir")
     info = {
         "seconds": time.perf_counter() - t0,
         "epochs": cfg.epochs,
@@ -203,12 +158,16 @@ def stage_train(cfg: PipelineConfig) -> dict[str, Any]:
         "device": trained.device,
         "float_ir": str(out / "model.lbir"),
     }
-    _write_json(out / "train.json", info)
+    with StageFiles(out) as files:
+        torch.save(net.state_dict(), files.path("model.pt"))
+        ir.save(graph, files.path("model.lbir"))
+        files.path("train.json").write_text(_json_text(info))
+        files.path(CONFIG_FILE).write_text(config_json(cfg))  # what the later stages read
     return info
 
 
 def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
-    """Quantize ``model.lbir``; write ``model.lbq`` and ``quant_report.json``."""
+    """Quantize ``model.lbir``; publish ``model.lbq`` and ``quant_report.json`` together."""
     cfg = load_config(run_dir)
     out = Path(run_dir)
     graph = ir.load(out / "model.lbir")
@@ -216,8 +175,9 @@ def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
     calib = calibration_input(ds, cfg)
     policy = QuantPolicy.netx() if cfg.netx_compatible else QuantPolicy()
     qgraph, report = quantize(graph, calib, num_steps=cfg.num_steps, policy=policy)
-    save_qgraph(qgraph, out / "model.lbq")
-    _write_json(out / "quant_report.json", report.to_dict())
+    with StageFiles(out) as files:
+        save_qgraph(qgraph, files.path("model.lbq"))
+        files.path("quant_report.json").write_text(_json_text(report.to_dict()))
     return qgraph, report
 
 
@@ -288,15 +248,17 @@ class PipelineResult:
     timings: dict[str, float]
 
 
-def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
+def run_pipeline(cfg: PipelineConfig, *, resume: bool = False) -> PipelineResult:
     """All stages: train -> quantize -> export -> verify, into ``cfg.out_dir``.
+
+    ``resume`` continues an interrupted training from its checkpoint.
 
     ``report.json`` there is the VerifyReport; ``stages.json`` holds the stage timings
     (``train``, ``quantize``, ``export``, ``verify`` seconds) and the artifact paths.
     """
     out = Path(cfg.out_dir)
     t0 = time.perf_counter()
-    train_info = stage_train(cfg)
+    train_info = stage_train(cfg, resume=resume)
     t1 = time.perf_counter()
     _, qreport = stage_quantize(out)
     t2 = time.perf_counter()
@@ -311,5 +273,5 @@ def run_pipeline(cfg: PipelineConfig) -> PipelineResult:
     report = stage_verify(out, lava=cfg.lava)
     timings = {"train": t1 - t0, "quantize": t2 - t1, "export": t3 - t2,
                "verify": time.perf_counter() - t3}  # fmt: skip
-    _write_json(out / "stages.json", {"timings_s": timings, "artifacts": artifacts})
+    write_text(out / "stages.json", _json_text({"timings_s": timings, "artifacts": artifacts}))
     return PipelineResult(report, train_info, qreport, artifacts, timings)

@@ -1,0 +1,141 @@
+"""The configuration of a pipeline run (``pipeline.json``), checked field by field on reading."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lavabridge.atomic import write_text
+from lavabridge.errors import ModelFileError
+
+ENCODINGS = ("rate", "current")
+DATASETS = ("digits", "mnist", "fashion-mnist", "fashion_mnist", "fashion")
+MAX_CONFIG_BYTES = 1 << 20  # a pipeline.json is a few hundred bytes
+
+
+@dataclass
+class PipelineConfig:
+    """Everything :func:`run_pipeline` needs; the defaults are the ``make demo`` run."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    hidden: tuple[int, ...] = (256,)
+    num_steps: int = 24
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-3
+    current_decay: float = 1.0
+    voltage_decay: float = 0.1
+    threshold: float = 1.0
+    seed: int = 0
+    encoding: str = "rate"  # "rate" (Bernoulli spikes) or "current" (bias-driven input layer)
+    input_gain: float = 1.0
+    qat: bool = False
+    netx_compatible: bool = False  # quantize with weight_exp = 0 so the model exports to netx
+    calib_samples: int = 256
+    max_test: int | None = None
+    lava: bool = True
+    lava_samples: int | None = None  # run Lava on the first N evaluated samples (None: all)
+    lava_chunk: int = 64
+    device: str = "auto"
+    out_dir: Path = field(default_factory=lambda: Path("runs/demo"))
+    progress: bool = True
+
+
+CONFIG_FILE = "pipeline.json"
+
+
+def config_json(cfg: PipelineConfig) -> str:
+    """The text of ``pipeline.json`` for ``cfg``."""
+    data = asdict(cfg)
+    data["out_dir"] = str(cfg.out_dir)
+    data["hidden"] = list(cfg.hidden)
+    return json.dumps(data, indent=2)
+
+
+def save_config(cfg: PipelineConfig, out: Path) -> Path:
+    """Write the run's configuration next to its artifacts (atomically; the later stages read it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return write_text(out / CONFIG_FILE, config_json(cfg))
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "dataset": (str,), "data_dir": (str, type(None)), "num_steps": (int,), "epochs": (int,),
+    "batch_size": (int,), "lr": (float, int), "current_decay": (float, int),
+    "voltage_decay": (float, int), "threshold": (float, int), "seed": (int,), "encoding": (str,),
+    "input_gain": (float, int), "qat": (bool,), "netx_compatible": (bool,),
+    "calib_samples": (int,), "max_test": (int, type(None)), "lava": (bool,),
+    "lava_samples": (int, type(None)), "lava_chunk": (int,), "device": (str,),
+    "out_dir": (str,), "progress": (bool,),
+}  # fmt: skip
+_POSITIVE = ("num_steps", "epochs", "batch_size", "calib_samples", "lava_chunk", "max_test",
+             "lava_samples")  # fmt: skip
+
+
+def _check_field(path: Path, key: str, value: object) -> None:
+    allowed = _TYPES[key]
+    if isinstance(value, bool) and bool not in allowed:
+        raise ModelFileError(f"{path}: '{key}' must be {' or '.join(t.__name__ for t in allowed)}, "
+                             f"got {value!r}")  # fmt: skip
+    if not isinstance(value, allowed):
+        names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+        raise ModelFileError(f"{path}: '{key}' must be {names}, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelFileError(f"{path}: '{key}' must be finite, got {value!r}")
+    if key in _POSITIVE and isinstance(value, int) and value < 1:
+        raise ModelFileError(f"{path}: '{key}' must be >= 1, got {value}")
+
+
+def _check(path: Path, data: Any) -> None:
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path}: a run configuration is a JSON object, got "
+                             f"{type(data).__name__}")  # fmt: skip
+    known = {f.name for f in fields(PipelineConfig)}
+    unknown, missing = sorted(set(data) - known), sorted(known - set(data))
+    if unknown or missing:
+        raise ModelFileError(f"{path}: unknown fields {unknown}, missing fields {missing}")
+    for key, value in data.items():
+        if key != "hidden":
+            _check_field(path, key, value)
+    hidden = data["hidden"]
+    if (
+        not isinstance(hidden, list)
+        or not hidden
+        or not all(
+            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1 << 20 for h in hidden
+        )
+    ):
+        raise ModelFileError(
+            f"{path}: 'hidden' must be a list of layer widths >= 1, got {hidden!r}"
+        )
+    if data["encoding"] not in ENCODINGS or data["dataset"] not in DATASETS:
+        raise ModelFileError(f"{path}: 'encoding' must be one of {ENCODINGS} and 'dataset' one of "
+                             f"{DATASETS}")  # fmt: skip
+
+
+def load_config(run_dir: str | os.PathLike[str]) -> PipelineConfig:
+    """The configuration a ``train`` stage wrote into ``run_dir``, checked field by field.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unreadable, oversized or malformed ``pipeline.json``; the message names the file
+        and the field.
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ModelFileError(f"{path}: {path.stat().st_size} bytes is not a run configuration")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: not a lavabridge run configuration ({exc})") from exc
+    _check(path, data)
+    data["out_dir"] = Path(run_dir)
+    data["hidden"] = tuple(data["hidden"])
+    return PipelineConfig(**data)
