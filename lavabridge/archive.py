@@ -20,10 +20,14 @@ import numpy as np
 
 from lavabridge.atomic import atomic_path
 from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError
+from lavabridge.npyfiles import read_npz
 
 T = TypeVar("T")
 
-READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
+# what malformed content raises inside the builders (wrong types, missing keys, bad values)
+READ_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError,
+               OverflowError, RecursionError, zipfile.BadZipFile, zlib.error)  # fmt: skip
+MAX_META_BYTES = 1 << 24  # the JSON meta of a model is kilobytes
 
 
 def write_archive(
@@ -48,7 +52,11 @@ def write_archive(
 def _read_meta(npz: Any, path: Path, format_name: str, version: int, what: str) -> dict[str, Any]:
     if "meta" not in npz.files:
         raise ModelFileError(f"{path}: not a lavabridge {what} file (no 'meta' entry)")
-    meta = json.loads(npz["meta"].tobytes().decode("utf-8"))
+    raw = npz["meta"]
+    if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > MAX_META_BYTES:
+        raise ModelFileError(f"{path}: 'meta' must be UTF-8 JSON bytes (got {raw.dtype} "
+                             f"{raw.shape})")  # fmt: skip
+    meta = json.loads(raw.tobytes().decode("utf-8"))
     if not isinstance(meta, dict) or meta.get("format") != format_name:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise ModelFileError(f"{path}: not a lavabridge {what} file (format {found!r})")
@@ -83,11 +91,11 @@ def read_archive(
         raise ModelFileError(f"{p}: no such {what} file")
     try:
         with open(p, "rb") as fh:
-            npz = np.load(fh, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{p}: not a lavabridge {what} file (a bare .npy array)")
-            with npz:
-                return build(npz, _read_meta(npz, p, format_name, version, what))
+            head = fh.read(6)
+        if head == b"\x93NUMPY":
+            raise ModelFileError(f"{p}: not a lavabridge {what} file (a bare .npy array)")
+        npz = read_npz(p, what=f"{what} file")  # every header checked before allocating
+        return build(npz, _read_meta(npz, p, format_name, version, what))
     except (ModelFileError, UnsupportedError):  # a kind this version does not know stays typed
         raise
     except LavaBridgeError as exc:  # ValidationError from the model's own checks

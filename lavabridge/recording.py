@@ -18,12 +18,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lavabridge.atomic import write_bytes
 from lavabridge.errors import InputError, ModelFileError
+from lavabridge.npyfiles import Arrays, read_npz
 
 
 @dataclass(frozen=True)
@@ -214,15 +216,76 @@ class Recording:
 
     @classmethod
     def from_npz(cls, path: str | Path) -> Recording:
-        """Read a file written by :meth:`to_npz`."""
+        """Read a file written by :meth:`to_npz`, checking every array.
+
+        Raises
+        ------
+        ModelFileError
+            Missing, damaged or forged file, unknown entries, non-binary or non-3-D spikes, layers
+            of different batch or step counts, u/v of other shapes than their spikes.
+        """
+        arrays = read_npz(path, what="recording")
         try:
-            with np.load(path) as f:
-                meta = json.loads(str(f["meta"])) if "meta" in f else {}
-                n = sum(1 for k in f.files if k.startswith("spikes_"))
-                spikes = tuple(f[f"spikes_{i}"] for i in range(n))
-                has_uv = all(f"u_{i}" in f.files and f"v_{i}" in f.files for i in range(n))
-                u = tuple(f[f"u_{i}"] for i in range(n)) if has_uv and n else None
-                v = tuple(f[f"v_{i}"] for i in range(n)) if has_uv and n else None
-        except (OSError, KeyError, ValueError) as exc:
+            return _recording_from(arrays, str(path))
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ModelFileError(f"{path}: not a lavabridge recording ({exc})") from exc
-        return cls(spikes, u, v, meta.get("backend", ""), meta.get("timings_s", {}))
+
+
+def _meta(arrays: Arrays, where: str) -> dict[str, Any]:
+    if "meta" not in arrays:
+        return {}
+    raw = arrays["meta"]
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise ModelFileError(f"{where}: 'meta' must be a JSON string, got {raw.dtype} {raw.shape}")
+    meta = json.loads(str(raw))
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{where}: 'meta' must be a JSON object")
+    timings = meta.get("timings_s", {})
+    if (
+        not isinstance(meta.get("backend", ""), str)
+        or not isinstance(timings, dict)
+        or not all(isinstance(t, (int, float)) for t in timings.values())
+    ):
+        raise ModelFileError(f"{where}: 'meta' holds a wrong backend or timings")
+    return meta
+
+
+def _layer_arrays(arrays: Arrays, where: str) -> tuple[list[np.ndarray], list[np.ndarray] | None,
+                                                       list[np.ndarray] | None]:  # fmt: skip
+    n = sum(1 for k in arrays if k.startswith("spikes_"))
+    expected = {f"spikes_{i}" for i in range(n)}
+    with_uv = expected | {f"{w}_{i}" for w in "uv" for i in range(n)}
+    keys = set(arrays) - {"meta"}
+    if n == 0 or keys not in (expected, with_uv):
+        raise ModelFileError(
+            f"{where}: entries {sorted(keys)} are not spikes_0..spikes_<n-1> (with u_<i>, v_<i> "
+            "for every layer, or for none)"
+        )
+    spikes = [arrays[f"spikes_{i}"] for i in range(n)]
+    if keys != with_uv:
+        return spikes, None, None
+    return spikes, [arrays[f"u_{i}"] for i in range(n)], [arrays[f"v_{i}"] for i in range(n)]
+
+
+def _recording_from(arrays: Arrays, where: str) -> Recording:
+    meta = _meta(arrays, where)
+    spikes, us, vs = _layer_arrays(arrays, where)
+    bt = spikes[0].shape[:2] if spikes[0].ndim == 3 else None
+    for i, s in enumerate(spikes):
+        if s.ndim != 3 or s.shape[:2] != bt or s.dtype.kind not in "biu":
+            raise ModelFileError(f"{where}: spikes_{i} must be [B, T, N] integers with the batch "
+                                 f"and steps of layer 0, got {s.dtype} {s.shape}")  # fmt: skip
+        if s.size and (s.min() < 0 or s.max() > 1):
+            raise ModelFileError(f"{where}: spikes_{i} must be binary (0/1)")
+    for name, states in (("u", us), ("v", vs)):
+        for i, (a, s) in enumerate(zip(states or [], spikes, strict=False)):
+            if a.shape != s.shape or a.dtype.kind not in "iu":
+                raise ModelFileError(f"{where}: {name}_{i} must be integers shaped like "
+                                     f"spikes_{i} {s.shape}, got {a.dtype} {a.shape}")  # fmt: skip
+    return Recording(
+        tuple(s.astype(np.uint8) for s in spikes),
+        None if us is None else tuple(a.astype(np.int64) for a in us),
+        None if vs is None else tuple(a.astype(np.int64) for a in vs),
+        str(meta.get("backend", "")),
+        {str(k): float(t) for k, t in meta.get("timings_s", {}).items()},
+    )

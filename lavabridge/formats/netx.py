@@ -72,22 +72,53 @@ def open_netx(path: str | Path) -> Any:
     return f
 
 
+MAX_DATASET_BYTES = 1 << 30  # a netx dataset of more than 1 GiB is not a network lavabridge runs
+
+
+def read_dataset(group: Any, key: str, where: str, kinds: str = "iufb") -> np.ndarray:
+    """A dataset's values, its declared size and dtype checked before anything is read.
+
+    A file may declare a dataset of 10^12 elements while storing none (chunked, never written):
+    that is refused here, not allocated.
+    """
+    if key not in group or not isinstance(group[key], h5py.Dataset):
+        raise ModelFileError(f"{where}: missing dataset '{key}'")
+    ds = group[key]
+    dtype = ds.dtype
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+        raise ModelFileError(f"{where}: '{key}' has dtype {dtype}, expected numbers")
+    nbytes = int(np.prod(ds.shape, dtype=np.float64) * dtype.itemsize) if ds.shape else 0
+    if nbytes > MAX_DATASET_BYTES:
+        raise ModelFileError(
+            f"{where}: '{key}' declares shape {ds.shape} ({nbytes} bytes), above the "
+            f"{MAX_DATASET_BYTES}-byte limit of a netx dataset lavabridge reads"
+        )
+    return np.asarray(ds[()])
+
+
 def read_str(group: Any, key: str, where: str) -> str:
     """A string dataset as netx's NetDict reads it (first element of an array, or the scalar)."""
-    if key not in group:
+    if key not in group or not isinstance(group[key], h5py.Dataset):
         raise ModelFileError(f"{where}: missing '{key}'")
     ds = group[key]
+    if ds.dtype.kind not in "SUO" or (ds.shape and (ds.shape[0] == 0 or ds.size > 1024)):
+        raise ModelFileError(f"{where}: '{key}' must be a short string, got {ds.dtype} {ds.shape}")
     value = ds[0] if len(ds.shape) > 0 else ds[()]
-    return value.decode("ascii") if isinstance(value, bytes) else str(value)
+    if isinstance(value, np.ndarray):
+        raise ModelFileError(f"{where}: '{key}' must be a string, got an array")
+    try:
+        return value.decode("ascii") if isinstance(value, bytes) else str(value)
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{where}: '{key}' is not an ASCII string") from exc
 
 
 def read_ints(group: Any, key: str, where: str) -> IntArray:
     """``weight``/``bias``-like datasets: netx reads them with ``.astype(int)`` (truncation)."""
-    if key not in group or not hasattr(group[key], "shape"):
-        raise ModelFileError(f"{where}: missing dataset '{key}'")
-    arr = np.asarray(group[key][()])
-    if arr.dtype.kind not in "iufb" or (arr.dtype.kind == "f" and not np.all(np.isfinite(arr))):
-        raise ModelFileError(f"{where}: '{key}' must hold finite numbers, got dtype {arr.dtype}")
+    arr = read_dataset(group, key, where)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ModelFileError(f"{where}: '{key}' must hold finite numbers (found NaN or inf)")
+    if arr.size and arr.dtype.kind in "uf" and float(np.abs(arr).max()) >= 2.0**62:
+        raise ModelFileError(f"{where}: '{key}' holds values beyond the int64 range")
     return arr.astype(np.int64)
 
 
@@ -95,7 +126,7 @@ def read_scalar_int(group: Any, key: str, where: str) -> int:
     """A neuron parameter: netx passes it to Lava's LIF unchanged, so it must be an integer."""
     if key not in group:
         raise ModelFileError(f"{where}: missing neuron parameter '{key}'")
-    arr = np.asarray(group[key][()])
+    arr = read_dataset(group, key, where)
     if arr.size != 1 or arr.dtype.kind not in "iu":
         raise ModelFileError(
             f"{where}: neuron/{key} must be one integer (Lava's fixed-point LIF fails on floats), "

@@ -1,4 +1,4 @@
-"""Reading the arrays users pass on the command line (``numpy.save`` files)."""
+"""Reading the arrays users pass on the command line (``numpy.save`` files), hostile ones too."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
-from lavabridge.errors import InputError
+from lavabridge.errors import InputError, ModelFileError
+from lavabridge.npyfiles import read_npy
 
 
 def load_npy(path: str | os.PathLike[str], option: str = "--input") -> npt.NDArray[Any]:
@@ -18,10 +18,13 @@ def load_npy(path: str | os.PathLike[str], option: str = "--input") -> npt.NDArr
     if not p.is_file():
         raise InputError(f"{option} {p}: no such file")
     try:
-        arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{option} {p}: not a numpy .npy array ({exc})") from exc
-    if not isinstance(arr, np.ndarray):  # an .npz archive
-        arr.close()
+        with open(p, "rb") as f:
+            zipped = f.read(2) == b"PK"
+    except OSError as exc:
+        raise InputError(f"{option} {p}: cannot read ({exc.strerror or exc})") from exc
+    if zipped:
         raise InputError(f"{option} {p}: is an .npz archive; save a single array with numpy.save")
-    return arr
+    try:  # the header is checked against the file before anything is allocated
+        return read_npy(p, f"{option} {p}")
+    except ModelFileError as exc:
+        raise InputError(str(exc)) from exc

@@ -26,17 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import numpy.typing as npt
 
 from lavabridge.dispatch import Table
-from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
+from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import (
     existing,
     layer_name,
     netx_dense,
     netx_neuron,
     open_netx,
+    read_dataset,
     read_ints,
     read_str,
 )
@@ -44,6 +46,9 @@ from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.semantics import InputKind
 
 IntArray = npt.NDArray[np.int64]
+# what h5py and numpy raise on damaged or forged content (wrong object kinds, dtypes, shapes)
+CONTENT_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                  OverflowError, RuntimeError, UnicodeDecodeError)  # fmt: skip
 
 
 @dataclass
@@ -59,13 +64,30 @@ class _Reading:
     input_ndim: int = 1
 
 
+MAX_WIDTH = 1 << 24  # neurons in one netx layer (a QGraph's limit)
+
+
+def _shape(g: Any, where: str) -> tuple[int, ...]:
+    """A layer's ``shape`` dataset: 1 to 3 positive sizes whose product lavabridge can hold."""
+    raw = np.atleast_1d(read_ints(g, "shape", where))
+    if (
+        raw.ndim != 1
+        or not 1 <= raw.size <= 3
+        or raw.min() < 1
+        or np.prod(raw, dtype=np.float64) > MAX_WIDTH
+    ):
+        raise ModelFileError(f"{where}: 'shape' must be 1-3 positive sizes of at most {MAX_WIDTH} "
+                             f"neurons in all, got {raw.tolist()[:8]}")  # fmt: skip
+    return tuple(int(s) for s in raw)
+
+
 def _read_input(g: Any, i: int, where: str, st: _Reading) -> str:
     if i != 0:
         raise UnsupportedError(
             f"{where}: an 'input' layer is supported as layer 0 only", node=where,
             stage="netx reader", supported=("input (layer 0)",),
         )  # fmt: skip
-    shape = tuple(int(s) for s in np.atleast_1d(g["shape"][()])) if "shape" in g else ()
+    shape = _shape(g, where) if "shape" in g else ()
     if not shape:
         raise ModelFileError(f"{where}: missing 'shape'")
     st.n_in = st.prev = int(np.prod(shape))
@@ -97,7 +119,7 @@ def _dense_layer(g: Any, kind: str, index: int, n_prev: int | None, where: str) 
         raise ModelFileError(f"{where}: missing dataset 'weight'")
     if "shape" not in g:
         raise ModelFileError(f"{where}: missing dataset 'shape'")
-    n_out = int(np.prod(np.asarray(g["shape"][()])))
+    n_out = int(np.prod(_shape(g, where)))
     weight = read_ints(g, "weight", where)
     weight_rec = read_ints(g, "weight_rec", where) if kind == "dense_rec" else None
     if weight.ndim == 1:
@@ -109,7 +131,7 @@ def _dense_layer(g: Any, kind: str, index: int, n_prev: int | None, where: str) 
         raise ModelFileError(f"{where}: weight has {weight.shape[1]} inputs, previous has {n_prev}")
     if weight_rec is not None and weight_rec.shape != (n_out, n_out):
         raise ModelFileError(f"{where}: weight_rec {weight_rec.shape} != ({n_out}, {n_out})")
-    delay = g["delay"][()] if "delay" in g else None
+    delay = read_dataset(g, "delay", where) if "delay" in g else None
     syn, rec = netx_dense(weight, weight_rec, delay, where)
     bias = read_ints(g, "bias", where) if "bias" in g else None
     neuron = netx_neuron(g.get("neuron"), n_out, bias, where)
@@ -179,10 +201,14 @@ def read_netx(path: str | Path, *, num_layers: int | None = None, skip_layers: i
                 if str(i) not in group:
                     raise ModelFileError(f"{p}: layers must be named '0'..'{len(group) - 1}'")
                 g = group[str(i)]
+                if not isinstance(g, h5py.Group):
+                    raise ModelFileError(f"{p}: layer {i} is not an HDF5 group")
                 kind = read_str(g, "type", f"{p.name}: layer {i}")
                 where = f"{p.name}: layer {i} ({kind!r})"
                 st.prev_kind = READERS.get(kind, where)(g, i, where, st)
-        except (OSError, KeyError) as exc:  # damaged datasets / groups inside the file
+        except LavaBridgeError:
+            raise
+        except CONTENT_ERRORS as exc:  # damaged or forged datasets / groups inside the file
             raise ModelFileError(f"{p}: unreadable netx content ({exc})") from exc
     if not st.layers:
         raise ModelFileError(f"{p}: no neuron layers")
@@ -199,17 +225,24 @@ def netx_input_transform(path: str | Path) -> dict[str, int] | None:
     Missing datasets default to netx's ``weight = 64``, ``bias = 0``.
     """
     p = existing(path)
-    with open_netx(p) as f:
-        g = f["layer"].get("0")
-        where = f"{p.name}: layer 0"
-        if g is None or read_str(g, "type", where) != "input" or "neuron" not in g:
-            return None
-        out = {}
-        for key, default in (("weight", 64), ("bias", 0)):
-            value = read_ints(g, key, where).reshape(-1) if key in g else np.array([default])
-            if value.size != 1:
-                raise ModelFileError(f"{where}: input transform '{key}' must be one number")
-            out[key] = int(value[0])
+    try:
+        with open_netx(p) as f:
+            return _transform(f["layer"].get("0"), f"{p.name}: layer 0")
+    except LavaBridgeError:
+        raise
+    except CONTENT_ERRORS as exc:
+        raise ModelFileError(f"{p}: unreadable netx content ({exc})") from exc
+
+
+def _transform(g: Any, where: str) -> dict[str, int] | None:
+    if not isinstance(g, h5py.Group) or read_str(g, "type", where) != "input" or "neuron" not in g:
+        return None
+    out = {}
+    for key, default in (("weight", 64), ("bias", 0)):
+        value = read_ints(g, key, where).reshape(-1) if key in g else np.array([default])
+        if value.size != 1:
+            raise ModelFileError(f"{where}: input transform '{key}' must be one number")
+        out[key] = int(value[0])
     return out
 
 

@@ -108,6 +108,7 @@ class Array(Spec):
     shape: ShapeRule | None = None
     optional: bool = False
     lo: float | None = None
+    hi: float | None = None
 
     @property
     def is_array(self) -> bool:
@@ -145,6 +146,10 @@ class Array(Spec):
         if self.lo is not None and arr.size and arr.min() < self.lo:
             raise ValidationError(
                 where, param, f"min {arr.min()} is outside the allowed range >= {self.lo:g}"
+            )
+        if self.hi is not None and arr.size and arr.max() > self.hi:
+            raise ValidationError(
+                where, param, f"max {arr.max()} is outside the allowed range <= {self.hi:g}"
             )
         return read_only(arr)
 

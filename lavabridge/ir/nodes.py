@@ -47,6 +47,7 @@ IntArray = npt.NDArray[np.int64]
 _N = TypeVar("_N", bound="Node")
 
 ROLES = ("input", "synapse", "neuron")
+MAX_DELAY = 1 << 16  # IR delays: far beyond Loihi's 62, small enough for a delay line
 
 
 def _rebuild(cls: type[_N], values: dict[str, Any]) -> _N:
@@ -156,7 +157,8 @@ class Dense(Synapse):
     bias : float array (n_out,), optional
         Added to the current every step (a scalar broadcasts).
     delay : int array (n_out, n_in), optional
-        Extra steps ``D >= 0`` on top of the hop's one step (a scalar broadcasts); ``None`` is 0.
+        Extra steps ``0 <= D <= 65536`` on top of the hop's one step (a scalar broadcasts);
+        ``None`` is 0. (Loihi holds at most 62; the bound keeps a delay line allocatable.)
     """
 
     weight: FloatArray = field(metadata=rule(Array("float", 2)))
@@ -166,7 +168,9 @@ class Dense(Synapse):
     )
     delay: IntArray | None = field(
         default=None,
-        metadata=rule(Array("int", 2, shape=lambda n: n.weight.shape, optional=True, lo=0)),
+        metadata=rule(
+            Array("int", 2, shape=lambda n: n.weight.shape, optional=True, lo=0, hi=MAX_DELAY)
+        ),
     )
 
     kind: ClassVar[str] = "Dense"

@@ -21,6 +21,7 @@ from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
 from lavabridge.verify.health import LayerHealth
 
 SCHEMA_NAME = "lavabridge.verify-report"
+MAX_REPORT_BYTES = 1 << 26
 SCHEMA_VERSION = 1
 
 
@@ -205,15 +206,38 @@ class VerifyReport:
                 f"{SCHEMA_NAME}: schema_version {data.get('schema_version')!r} is not "
                 f"1..{SCHEMA_VERSION}"
             )
-        return typing.cast(VerifyReport, _build(cls, data))
+        try:
+            return typing.cast(VerifyReport, _build(cls, data))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+            raise ModelFileError(f"{SCHEMA_NAME}: malformed document ({exc!r})") from exc
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> VerifyReport:
-        """Read a report from JSON text or a ``report.json`` path."""
+        """Read a report from JSON text or a ``report.json`` path.
+
+        Raises
+        ------
+        ModelFileError
+            Unreadable, oversized (over 64 MiB) or malformed documents, naming the file.
+        """
         text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text()
-        return cls.from_dict(json.loads(text))
+        where = "<text>"
+        try:
+            if not text.lstrip().startswith("{"):
+                where = text
+                path = Path(text_or_path)
+                if path.stat().st_size > MAX_REPORT_BYTES:
+                    raise ModelFileError(f"{path}: too large for a VerifyReport")
+                text = path.read_text(encoding="utf-8")
+            data = json.loads(text)
+        except ModelFileError:
+            raise
+        except (OSError, ValueError, RecursionError) as exc:
+            raise ModelFileError(f"{where}: not a readable VerifyReport ({exc})") from exc
+        try:
+            return cls.from_dict(data)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{where}: {exc}") from exc
 
 
 # ----------------------------------------------------------------------------- (de)serialising
@@ -250,5 +274,11 @@ def _build(tp: Any, data: Any) -> Any:
         }
         return tp(**kwargs)
     if tp is float:
+        if data is not None and (isinstance(data, bool) or not isinstance(data, (int, float))):
+            raise TypeError(f"expected a number, got {data!r}")
         return float("nan") if data is None else float(data)
+    if tp in (int, str, bool) and (
+        not isinstance(data, tp) or (tp is int and isinstance(data, bool))
+    ):
+        raise TypeError(f"expected {tp.__name__}, got {data!r}")
     return data
