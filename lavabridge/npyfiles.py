@@ -18,6 +18,7 @@ naming the file:
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -31,6 +32,11 @@ MAX_ARRAY_BYTES = 1 << 32  # 4 GiB: far above any model lavabridge handles, far 
 MAX_ARCHIVE_BYTES = 1 << 33
 MAX_MEMBERS = 100_000
 MAX_HEADER_BYTES = 10_000  # numpy 1.26 refuses longer headers by default (max_header_size)
+
+
+# what numpy's header parser (tokenize, ast.literal_eval, dtype construction) raises on junk
+HEADER_ERRORS = (ValueError, EOFError, OSError, SyntaxError, TypeError, OverflowError, KeyError,
+                 IndexError, RecursionError, MemoryError, tokenize.TokenError)  # fmt: skip
 
 
 class Arrays(dict[str, np.ndarray]):
@@ -53,8 +59,8 @@ def _header(fp: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype[Any], 
             raise ModelFileError(f"{where}: .npy format version {version} is not supported")
     except ModelFileError:
         raise
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError, OverflowError) as exc:
-        raise ModelFileError(f"{where}: not a readable .npy array ({exc})") from exc
+    except HEADER_ERRORS as exc:
+        raise ModelFileError(f"{where}: not a readable .npy array ({exc!r})") from exc
     if dtype.hasobject or dtype.fields is not None:
         raise ModelFileError(
             f"{where}: dtype {dtype} holds Python objects or records; only plain numeric arrays "

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from lavabridge.data import lava_dl_netx_dir
 from lavabridge.errors import ModelFileError
+
+from fuzz_cases import FUZZ_COUNTER
 
 settings.register_profile(
     "ci",
@@ -40,3 +43,28 @@ def netx_data() -> Path:
         return lava_dl_netx_dir()
     except ModelFileError as exc:
         pytest.fail(str(exc))
+
+
+def _fuzz_count(config: pytest.Config) -> list[int]:
+    return config.stash.setdefault(FUZZ_COUNTER, [0])
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its fuzz-case count to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fuzz_cases"] = _fuzz_count(session.config)[0]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller adds up its workers' fuzz-case counts."""
+    _fuzz_count(node.config)[0] += getattr(node, "workeroutput", {}).get("fuzz_cases", 0)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print how many hostile files the fuzz suite fed to lavabridge's readers."""
+    if n := _fuzz_count(config)[0]:
+        terminalreporter.write_line(
+            f"fuzz cases: {n} files, each read to a result or a typed error"
+        )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
+from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.quant.qnodes import QCubaLIF, QDense, infer_sign_mode
 from lavabridge.target import LOIHI2
 
@@ -60,16 +61,32 @@ def existing(path: str | Path) -> Path:
     return p
 
 
-def open_netx(path: str | Path) -> Any:
+# what h5py and numpy raise on damaged or forged content (wrong object kinds, dtypes, shapes)
+CONTENT_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+                  OverflowError, RuntimeError, UnicodeDecodeError)  # fmt: skip
+
+
+@contextlib.contextmanager
+def open_netx(path: str | Path) -> Iterator[Any]:
+    """The netx file, open for reading; whatever h5py raises on damaged content inside the block
+    becomes a :class:`ModelFileError` naming the file (lavabridge's own errors pass through)."""
     p = existing(path)
     try:
         f = h5py.File(p, "r")
-    except OSError as exc:
+    except CONTENT_ERRORS as exc:
         raise ModelFileError(f"{p}: not an HDF5 file netx can read ({exc})") from exc
-    if "layer" not in f or not len(f["layer"]):
-        f.close()
-        raise ModelFileError(f"{p}: no '/layer' group with layers '0'..'n-1' (netx layout)")
-    return f
+    try:
+        layers = f.get("layer")
+        if not isinstance(layers, h5py.Group) or not len(layers):
+            raise ModelFileError(f"{p}: no '/layer' group with layers '0'..'n-1' (netx layout)")
+        yield f
+    except LavaBridgeError:
+        raise
+    except CONTENT_ERRORS as exc:
+        raise ModelFileError(f"{p}: unreadable netx content ({exc})") from exc
+    finally:
+        with contextlib.suppress(*CONTENT_ERRORS):
+            f.close()
 
 
 MAX_DATASET_BYTES = 1 << 30  # a netx dataset of more than 1 GiB is not a network lavabridge runs
@@ -192,6 +209,10 @@ def netx_delays(raw: npt.ArrayLike, shape: tuple[int, int], where: str) -> IntAr
     d = np.asarray(raw)
     if d.size == 0 or d.dtype.kind not in "iuf":
         raise ModelFileError(f"{where}: 'delay' must hold numbers, got {d.dtype} {d.shape}")
+    if d.dtype.kind == "f" and not np.all(np.isfinite(d)):
+        raise ModelFileError(f"{where}: 'delay' must hold finite numbers (found NaN or inf)")
+    if d.min() < 0:
+        raise ModelFileError(f"{where}: negative delay {d.min()} (DelayDense refuses it)")
     if d.max() > NETX_MAX_DELAY:
         warnings.warn(f"{where}: netx clips delays above {NETX_MAX_DELAY}", stacklevel=3)
         d = np.clip(d, 0, NETX_MAX_DELAY)
@@ -203,10 +224,7 @@ def netx_delays(raw: npt.ArrayLike, shape: tuple[int, int], where: str) -> IntAr
         d = np.repeat(d.reshape(1, -1), shape[0], axis=0)
     if d.shape != shape:
         raise ModelFileError(f"{where}: delay of shape {np.shape(raw)} for weights {shape}")
-    d = d.astype(np.int64)
-    if d.min() < 0:
-        raise ModelFileError(f"{where}: negative delay {d.min()} (DelayDense refuses it)")
-    return d
+    return d.astype(np.int64)
 
 
 def netx_dense(

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from lavabridge.dispatch import Table
 from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import (
+    CONTENT_ERRORS,
     existing,
     layer_name,
     netx_dense,
@@ -46,9 +47,6 @@ from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.semantics import InputKind
 
 IntArray = npt.NDArray[np.int64]
-# what h5py and numpy raise on damaged or forged content (wrong object kinds, dtypes, shapes)
-CONTENT_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError,
-                  OverflowError, RuntimeError, UnicodeDecodeError)  # fmt: skip
 
 
 @dataclass
@@ -225,13 +223,8 @@ def netx_input_transform(path: str | Path) -> dict[str, int] | None:
     Missing datasets default to netx's ``weight = 64``, ``bias = 0``.
     """
     p = existing(path)
-    try:
-        with open_netx(p) as f:
-            return _transform(f["layer"].get("0"), f"{p.name}: layer 0")
-    except LavaBridgeError:
-        raise
-    except CONTENT_ERRORS as exc:
-        raise ModelFileError(f"{p}: unreadable netx content ({exc})") from exc
+    with open_netx(p) as f:
+        return _transform(f["layer"].get("0"), f"{p.name}: layer 0")
 
 
 def _transform(g: Any, where: str) -> dict[str, int] | None:
