@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lavabridge-installed
 
-.PHONY: test test-fast demo lint bench venv clean
+.PHONY: test test-fast demo lint bench mutate venv clean
 
 $(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
 	VENV=$(VENV) ./scripts/bootstrap.sh
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# curated mutation run (scripts/mutants.py): prints the score and the survivors; not part of CI
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -20,6 +20,7 @@ from lavabridge.errors import (
 from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.recording import Recording
 from lavabridge.semantics import Compare, InputKind, Reset
+from lavabridge.signals import Interrupted
 from lavabridge.target import LOIHI2, SignMode
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "Compare",
     "InputError",
     "InputKind",
+    "Interrupted",
     "LavaBridgeError",
     "LavaRuntimeError",
     "ModelFileError",

@@ -189,3 +189,18 @@ def test_hand_derived_latency_trace_on_lava() -> None:
     assert lava.u[0][0, :, 0].tolist() == [0, 0, 0, 6400, 0, 0, 0, 0]
     assert lava.spikes[0][0, :, 0].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
     assert lava.spikes[1][0, :, 0].tolist() == [0, 0, 0, 0, 1, 0, 0, 0]
+
+
+def test_u_wrap_boundaries_on_lava() -> None:
+    """Lava wraps u only above 2^23 but already at -2^23 (``u <= -2^23``), as the golden rule says:
+    eight input spikes through w = +-128, weight_exp = 7 give a_in = +-2^17, u* = +-2^23."""
+    lif = QCubaLIF(2, du=4095, dv=4096, vth=(1 << 18) - 1)
+    w = np.array([[128] * 8, [-128] * 8])
+    graph = QGraph(8, (QLayer("a", lif, QDense(w, weight_exp=7)),))
+    x = np.zeros((1, 3, 8), np.int8)
+    x[0, 0] = 1
+    lava = run_lava(graph, x, probe_uv=True)
+    assert lava.u is not None and lava.v is not None
+    assert lava.u[0][0, 1].tolist() == [1 << 23, 1 << 23]  # +2^23 kept, -2^23 wrapped to +2^23
+    assert lava.v[0][0, 1].tolist() == [(1 << 23) - 1] * 2  # v = u, saturated
+    assert emulate(graph, x, probe_uv=True).first_mismatch(lava) is None

@@ -18,6 +18,7 @@ from lavabridge.backends.golden import emulate
 from lavabridge.backends.netx_lava import run_netx
 from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.exporters.netx import netx_limits, write_netx
+from lavabridge.formats.netx import quiet_import
 from lavabridge.importers.netx import images_to_bias, netx_input_transform, read_netx
 from lavabridge.quant import InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode, graphs_equal
 
@@ -116,6 +117,22 @@ def test_ntidigits_delays_match_lava_dl_ground_truth(netx_data: Path) -> None:
     out = emulate(graph, x).spikes[-1][0].T
     assert gt.sum() > 100
     assert np.array_equal(out[:, :steps], gt)
+
+
+def test_delays_beyond_62_are_clipped_as_netx_builds_them(tmp_path: Path) -> None:
+    """netx clamps a layer's delays to [0, 62] when any exceeds 62 (and says so): the read graph
+    has the delay matrix lava-dl's own ``hdf5.Network`` gives its DelayDense."""
+    path = write_raw(tmp_path / "d.net", [{
+        "type": "dense", "shape": [3], "weight": np.array([[10, 20], [30, -40], [50, 60]]),
+        "delay": np.array([[70, 3], [-1, 100], [0, 62]]), "neuron": IF_NEURON}])  # fmt: skip
+    with pytest.warns(UserWarning, match="netx clips delays above 62"):
+        graph = read_netx(path)
+    syn = graph.layers[0].synapse
+    assert syn is not None and syn.delays is not None
+    with pytest.warns(UserWarning, match="Clamping the delays"):  # netx's own notice
+        netx = quiet_import("lava.lib.dl.netx.hdf5").Network(net_config=str(path))
+    assert syn.delays.tolist() == netx.layers[0].synapse.delays.init.tolist()
+    assert syn.delays.tolist() == [[62, 3], [0, 62], [0, 62]]
 
 
 def test_images_to_bias_follows_pilotnet_dataset() -> None:

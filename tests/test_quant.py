@@ -60,6 +60,26 @@ def test_weights_use_the_full_mantissa_by_sign_mode() -> None:
     assert report.layers[0].max_weight_error <= 0.5 / report.layers[0].weight_scale + 1e-12
 
 
+def test_thresholds_and_biases_round_to_nearest() -> None:
+    """``vth = round(S threshold / 64)`` and ``bias_mant << bias_exp = round(S bias)``: each within
+    half an integer step of the scaled float value (a floor or truncation errs by up to a whole
+    step, which the 1e-3 tolerance above cannot see)."""
+    rng = np.random.default_rng(7)
+    for seed, thr in enumerate(rng.uniform(0.3, 3.0, 12)):
+        r = np.random.default_rng(seed)
+        bias = r.normal(0, 0.05, 5)
+        g = Graph.sequential(
+            6,
+            (Dense(r.normal(0, 0.5, (5, 6))),
+             CubaLIF(5, current_decay=0.5, voltage_decay=0.1, threshold=float(thr), bias=bias)),
+        )  # fmt: skip
+        q, report = quantize(g, _data(6, seed))
+        neuron, scale = q.layers[0].neuron, report.layers[0].scale
+        assert abs(neuron.vth * 64 - thr * scale) <= 32, (seed, thr)
+        exact = neuron.bias_mant * 2.0**neuron.bias_exp
+        assert np.all(np.abs(exact - scale * bias) <= 2.0 ** (neuron.bias_exp - 1) + 1e-9), seed
+
+
 def test_weights_far_beyond_8_bits_are_scaled_not_clipped() -> None:
     rng = np.random.default_rng(2)
     g = _graph(rng.normal(0, 1, (8, 5)) * 1e4, rng.normal(0, 1, (4, 8)), thr=3e4)

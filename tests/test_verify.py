@@ -69,6 +69,11 @@ def test_perturbed_weight_is_located(base: tuple) -> None:
     assert d.lava.u - d.golden.u == delta << shift  # exactly the injected weight, in u units
     assert d.lava_before == d.golden_before  # identical the step before
     assert report.golden_lava.layers[0].first_step is None  # the layer below is untouched
+    # the layer's first differing step: the step after neuron i first fires in any sample
+    assert (
+        report.golden_lava.layers[1].first_step
+        == int(np.argmax(gold.spikes[0][:, :, i].any(0))) + 1
+    )
     with pytest.raises(VerificationError, match=r"layer 1 'out'.*neuron 2"):
         report.raise_for_mismatch()
 
@@ -125,6 +130,9 @@ def test_perturbed_bias_is_located_and_golden_side_faults_too(base: tuple) -> No
     assert d is not None
     assert (d.layer, d.sample, d.step, d.neuron) == (0, 0, 0, k)  # bias acts from the first step
     assert "v" in d.quantities and d.golden_before.v == d.lava_before.v == 0  # from rest
+    # v differs from step 0 in every sample (before any spike differs)
+    layer0 = report.golden_lava.layers[0]
+    assert layer0.first_step == 0 and layer0.samples_differing == BATCH
     bias_exp = int(graph.layers[0].neuron.bias_exp[k])
     assert d.golden.v - d.lava.v == delta << bias_exp
 
@@ -197,6 +205,25 @@ def test_health_counts_wraps_saturations_and_ties() -> None:
     # v grows by 4095 << 7 = 524160 per step: beyond 2^23 - 1 from the 17th step (t = 16) on
     assert h2.v_saturations == T - 16 and h2.first_v_saturation.step == 16  # type: ignore[union-attr]
     assert h2.consistent and h2.v_headroom_bits < 0 and h2.u_wraps == 0
+
+
+def test_health_counts_downward_wraps() -> None:
+    """u falling to -2^23 or below wraps upwards (``u <= -2^23 -> u + 2^24``) and is counted."""
+    T = 30
+    wrap = QCubaLIF(1, du=-1, dv=4096, vth=(1 << 18) - 1)
+    g = QGraph(1, (QLayer("down", wrap, QDense(np.array([[-255]]), weight_exp=7)),))
+    x = np.ones((1, T, 1), np.uint8)
+    rec = emulate(g, x, probe_uv=True)
+    h = layer_health(g, prepare_input(g, x), rec)[0]
+    u, wraps = 0, 0
+    for t in range(T):
+        if t >= 1:
+            u -= 255 << 13
+        if u <= -(1 << 23):
+            u += 1 << 24
+            wraps += 1
+    assert h.consistent and h.u_wraps == wraps > 0
+    assert h.first_u_wrap is not None and h.first_u_wrap.step == 5  # -5 * 2088960 <= -2^23
 
 
 def test_health_static_counts() -> None:

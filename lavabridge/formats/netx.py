@@ -211,11 +211,11 @@ def netx_delays(raw: npt.ArrayLike, shape: tuple[int, int], where: str) -> IntAr
         raise ModelFileError(f"{where}: 'delay' must hold numbers, got {d.dtype} {d.shape}")
     if d.dtype.kind == "f" and not np.all(np.isfinite(d)):
         raise ModelFileError(f"{where}: 'delay' must hold finite numbers (found NaN or inf)")
-    if d.min() < 0:
-        raise ModelFileError(f"{where}: negative delay {d.min()} (DelayDense refuses it)")
-    if d.max() > NETX_MAX_DELAY:
+    if d.max() > NETX_MAX_DELAY:  # netx clips to [0, 62], negatives included, only then
         warnings.warn(f"{where}: netx clips delays above {NETX_MAX_DELAY}", stacklevel=3)
         d = np.clip(d, 0, NETX_MAX_DELAY)
+    if d.min() < 0:
+        raise ModelFileError(f"{where}: negative delay {d.min()} (DelayDense refuses it)")
     if d.ndim == 0:
         d = d * np.ones(shape, np.int64)
     elif d.ndim == 1 and d.size == shape[0]:  # per output neuron ("axonal"), checked first

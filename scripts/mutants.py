@@ -1,0 +1,136 @@
+"""The curated mutants of ``make mutate`` (``scripts/mutate.py``).
+
+Each mutant is one semantic change a plausible bug would make (a rounding mode, a boundary, an
+offset, a dropped check), given as exact ``(old, new)`` text edits of one source file, and the
+smallest test subset that should catch it. A mutant whose ``old`` text is no longer found exactly
+once is reported as stale (the catalogue must follow the code it mutates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One semantic change and the tests that must catch it."""
+
+    name: str
+    area: str
+    path: str
+    edits: tuple[tuple[str, str], ...]
+    tests: tuple[str, ...]
+    what: str
+
+
+GOLDEN = ("tests/test_golden.py",)
+LAVA = ("tests/test_lava_diff.py", "-m", "lava and not slow")
+QUANT = ("tests/test_quant.py",)
+NETX = ("tests/test_netx.py",)
+VERIFY = ("tests/test_verify.py",)
+HEALTH = ("tests/test_verify.py", "-k", "health")
+INPUT = ("tests/test_golden.py", "-k", "refused or bias_input")
+ARITH = "lavabridge/backends/golden/arith.py"
+FAST = "lavabridge/backends/golden/fast.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # ------------------------------------------------------------------ golden emulator
+    Mutant("trunc-shift-floors", "golden", ARITH,
+           (("return (x + ((x >> 63) & ((1 << shift) - 1))) >> shift", "return x >> shift"),),
+           GOLDEN, "decays round toward -inf instead of toward zero"),
+    Mutant("floor-shift-truncates", "golden", ARITH,
+           (("return x << exp if exp > 0 else x >> -exp",
+             "return x << exp if exp > 0 else -((-x) >> -exp)"),),
+           GOLDEN, "oracle: a negative weight_exp rounds toward zero instead of floor"),
+    Mutant("oracle-compare-ge", "golden", ARITH,
+           (("s = v_pre > p.vth_scaled", "s = v_pre >= p.vth_scaled"),),
+           GOLDEN, "oracle: spikes on v == vth << 6 ('>=' instead of Loihi's '>')"),
+    Mutant("oracle-v-sat-asymmetric", "golden", ARITH,
+           (("np.clip(v_star, -p.v_sat, p.v_sat)", "np.clip(v_star, -p.v_sat - 1, p.v_sat)"),),
+           GOLDEN, "oracle: v saturates at -2^23 instead of -(2^23 - 1)"),
+    Mutant("fast-compare-ge", "golden", FAST,
+           (("np.greater(v, vth, out=sb[t])", "np.greater_equal(v, vth, out=sb[t])"),
+            ("np.less_equal(v, vth, out=keep)", "np.less(v, vth, out=keep)")),
+           GOLDEN, "fast engine: '>=' threshold compare"),
+    Mutant("fast-decay-floors", "golden", FAST,
+           (("np.trunc(x, out=x)", "np.floor(x, out=x)"),),
+           GOLDEN, "fast engine: decays round toward -inf"),
+    Mutant("fast-negative-wrap-boundary", "golden", FAST,
+           (("if lo <= -big_m:", "if lo < -big_m:"), ("where=u <= -big_m", "where=u < -big_m")),
+           GOLDEN, "fast engine: u = -2^23 is not wrapped to +2^23"),
+    Mutant("fast-negative-exp-truncates", "golden", "lavabridge/backends/golden/ops.py",
+           (("np.floor(g, out=g)", "np.trunc(g, out=g)"),),
+           GOLDEN, "fast engine: a negative weight_exp rounds toward zero instead of floor"),
+    Mutant("du-offset-dropped", "golden", "lavabridge/target.py",
+           (("ds_offset: int = 1", "ds_offset: int = 0"),),
+           GOLDEN, "current decay uses du instead of du + 1"),
+    Mutant("delay-ring-late", "golden", "lavabridge/delays.py",
+           (("self.buf[(self.head + delay) % self.buf.shape[0]]",
+             "self.buf[(self.head + delay + 1) % self.buf.shape[0]]"),),
+           GOLDEN, "step-major delays arrive one step late"),
+    # ------------------------------------------------------------------ Lava export
+    Mutant("lava-du-off-by-one", "Lava export", "lavabridge/exporters/lava.py",
+           (("du=int(neuron.du),", "du=min(int(neuron.du) + 1, 4095),"),),
+           LAVA, "the exported LIF gets du + 1"),
+    Mutant("lava-weight-exp-dropped", "Lava export", "lavabridge/exporters/lava.py",
+           (('"weight_exp": int(dense.weight_exp),', '"weight_exp": 0,'),),
+           LAVA, "the exported Dense ignores weight_exp"),
+    Mutant("lava-delays-shortened", "Lava export", "lavabridge/exporters/lava.py",
+           (("delays=dense.delays.astype(int)", "delays=np.maximum(dense.delays.astype(int) - 1, 0)"),),
+           LAVA, "the exported DelayDense gets every delay one step short"),
+    # ------------------------------------------------------------------ quantization
+    Mutant("vth-floored", "quantization", "lavabridge/quant/ptq.py",
+           (("vth = round(threshold * scale / (1 << target.vth_shift))",
+             "vth = int(threshold * scale / (1 << target.vth_shift))"),),
+           QUANT, "vth mantissa floored instead of rounded"),
+    Mutant("weights-truncated", "quantization", "lavabridge/quant/lower.py",
+           (("step * np.rint(w * sigma / step)", "step * np.trunc(w * sigma / step)"),),
+           QUANT, "weight mantissas truncated instead of rounded"),
+    Mutant("bias-truncated", "quantization", "lavabridge/quant/ptq.py",
+           (("mant = np.clip(np.rint(q / 2.0**exp)", "mant = np.clip(np.trunc(q / 2.0**exp)"),),
+           QUANT, "bias mantissas truncated instead of rounded"),
+    Mutant("lsb-not-truncated", "quantization", "lavabridge/quant/qnodes.py",
+           (("return (w >> n) << n", "return w"),),
+           GOLDEN, "effective weights keep the LSBs Lava drops"),
+    # ------------------------------------------------------------------ netx
+    Mutant("netx-export-idecay", "netx", "lavabridge/exporters/netx.py",
+           (("np.int64(neuron.du + LOIHI2.ds_offset)", "np.int64(neuron.du)"),),
+           NETX, "netx files store iDecay = du (netx expects du + 1)"),
+    Mutant("netx-import-idecay", "netx", "lavabridge/formats/netx.py",
+           (('params["iDecay"] - 1,', 'params["iDecay"],'),),
+           NETX, "netx files read with du = iDecay"),
+    Mutant("netx-delays-per-input", "netx", "lavabridge/formats/netx.py",
+           (("d = np.repeat(d.reshape(-1, 1), shape[1], axis=1)",
+             "d = np.repeat(d.reshape(1, -1), shape[0], axis=0)"),),
+           NETX, "axonal (per-output) delay vectors applied per input"),
+    Mutant("netx-delays-unclipped", "netx", "lavabridge/formats/netx.py",
+           (("d = np.clip(d, 0, NETX_MAX_DELAY)", "d = np.clip(d, 0, 10**6)"),),
+           NETX, "delays above 62 kept instead of clipped as netx does"),
+    # ------------------------------------------------------------------ verify
+    Mutant("first-step-off-by-one", "verify", "lavabridge/verify/compare.py",
+           (("first_step=int(steps[0]) if steps.size else None",
+             "first_step=int(steps[0]) + 1 if steps.size else None"),),
+           VERIFY, "the report's per-layer first differing step is one late"),
+    Mutant("v-differences-ignored", "verify", "lavabridge/verify/compare.py",
+           (("            any_diff = any_diff | dv\n", ""),),
+           VERIFY, "samples and steps that differ only in v are not reported"),
+    # ------------------------------------------------------------------ health
+    Mutant("negative-wraps-uncounted", "health", "lavabridge/verify/health.py",
+           (('"wraps": (tr.u_star > max_uv) | (tr.u_star <= -max_uv),',
+             '"wraps": tr.u_star > max_uv,'),),
+           HEALTH, "downward u wraps are not counted"),
+    Mutant("ties-off-by-one", "health", "lavabridge/verify/health.py",
+           (('"ties": tr.v_pre == ops.lif.vth_scaled,', '"ties": tr.v_pre == ops.lif.vth_scaled + 1,'),),
+           HEALTH, "threshold ties counted one above the threshold"),
+    # ------------------------------------------------------------------ input checks
+    Mutant("negative-spikes-accepted", "input checks", "lavabridge/backends/inputs.py",
+           (("if arr.size and (arr.min() < 0 or arr.max() > 1):", "if arr.size and arr.max() > 1:"),),
+           INPUT, "negative spike values pass the binary check"),
+    Mutant("fractional-input-accepted", "input checks", "lavabridge/backends/inputs.py",
+           (("if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.trunc(arr)):",
+             "if not np.all(np.isfinite(arr)):"),),
+           INPUT, "non-integral float inputs are truncated silently"),
+    Mutant("bias-input-below-range", "input checks", "lavabridge/backends/inputs.py",
+           (("if arr.size and (arr.min() < lo or arr.max() > hi):", "if arr.size and arr.max() > hi:"),),
+           INPUT, "bias-input mantissas below -4095 pass"),
+)  # fmt: skip
