@@ -34,6 +34,7 @@ from lavabridge.verify import VerifyReport, verify
 from lavabridge.verify.run import _labels
 
 from frozen_cases import f_chain, q_netx_rec
+from netx_helpers import write_raw
 
 Reader = Callable[[Path], Any]
 FUZZ_COUNTER = pytest.StashKey[list[int]]()  # files read by the fuzz suite (see conftest.py)
@@ -158,18 +159,14 @@ def _h5(path: Path, build: Callable[[h5py.File], None]) -> bytes:
     return path.read_bytes()
 
 
-def _net_layer(f: h5py.File, **datasets: Any) -> None:
-    g = f.create_group("layer").create_group("0")
-    g.create_dataset("type", data=np.array([b"dense"], "S10"))
-    for key, value in datasets.items():
-        if key == "neuron":
-            n = g.create_group("neuron")
-            for k, v in value.items():
-                n.create_dataset(k, data=v)
-        elif key == "huge_weight":
-            g.create_dataset("weight", shape=(10**6, 10**6), dtype="f4", chunks=(1, 1))
-        else:
-            g.create_dataset(key, data=value)
+def _net(path: Path, huge: str | None = None, **datasets: Any) -> bytes:
+    """A one-layer dense ``.net`` (``netx_helpers.write_raw``); ``huge`` names a dataset that
+    declares 10^12 elements and stores none (chunked, never written)."""
+    write_raw(path, [{"type": "dense", **datasets}])
+    if huge is not None:
+        with h5py.File(path, "a") as f:
+            f["layer/0"].create_dataset(huge, shape=(10**6, 10**6), dtype="f4", chunks=(1, 1))
+    return path.read_bytes()
 
 
 NEURON = {"type": b"CUBA", "iDecay": 4096, "vDecay": 4096, "vThMant": 100}
@@ -228,27 +225,25 @@ def crafted(seeds: dict[str, Path], tmp: Path) -> list[tuple[str, str, bytes]]:
         ("lbir", "nodes not a list", _lbq_with(seeds["lbir"], lambda m, a: m.update(nodes={}))),
         ("lbir", "threshold a string", _lbq_with(seeds["lbir"], lambda m, a: m["nodes"][2][
             "params"].update(threshold="1"))),
-        ("net", "dataset declaring 10^12 elements", _h5(tmp / "a.net", lambda f: _net_layer(
-            f, shape=np.array([3]), huge_weight=True, neuron=NEURON))),
-        ("net", "shape -3", _h5(tmp / "b.net", lambda f: _net_layer(
-            f, shape=np.array([-3]), weight=np.ones((3, 2)), neuron=NEURON))),
-        ("net", "shape 10^9", _h5(tmp / "c.net", lambda f: _net_layer(
-            f, shape=np.array([10**9]), weight=np.ones((3, 2)), neuron=NEURON))),
-        ("net", "NaN weights", _h5(tmp / "d.net", lambda f: _net_layer(
-            f, shape=np.array([3]), weight=np.full((3, 2), np.nan), neuron=NEURON))),
-        ("net", "weights 1e30", _h5(tmp / "e.net", lambda f: _net_layer(
-            f, shape=np.array([3]), weight=np.full((3, 2), 1e30), neuron=NEURON))),
-        ("net", "float threshold", _h5(tmp / "f.net", lambda f: _net_layer(
-            f, shape=np.array([3]), weight=np.ones((3, 2)), neuron={**NEURON, "vThMant": 0.5}))),
+        ("net", "dataset declaring 10^12 elements", _net(tmp / "a.net", "weight", shape=[3],
+                                                         neuron=NEURON)),
+        ("net", "shape -3", _net(tmp / "b.net", shape=[-3], weight=np.ones((3, 2)), neuron=NEURON)),
+        ("net", "shape 10^9", _net(tmp / "c.net", shape=[10**9], weight=np.ones((3, 2)),
+                                   neuron=NEURON)),
+        ("net", "NaN weights", _net(tmp / "d.net", shape=[3], weight=np.full((3, 2), np.nan),
+                                    neuron=NEURON)),
+        ("net", "weights 1e30", _net(tmp / "e.net", shape=[3], weight=np.full((3, 2), 1e30),
+                                     neuron=NEURON)),
+        ("net", "float threshold", _net(tmp / "f.net", shape=[3], weight=np.ones((3, 2)),
+                                        neuron={**NEURON, "vThMant": 0.5})),
         ("net", "type is a number", _h5(tmp / "g.net", lambda f: f.create_group("layer")
                                        .create_group("0").create_dataset("type", data=3))),
         ("net", "layer is a dataset", _h5(tmp / "h.net", lambda f: f.create_group("layer")
                                          .create_dataset("0", data=np.zeros(3)))),
-        ("net", "layer is a dataset", _h5(tmp / "i.net", lambda f: f.create_dataset(
+        ("net", "'/layer' is a dataset", _h5(tmp / "i.net", lambda f: f.create_dataset(
             "layer", data=np.zeros(3)))),
-        ("net", "delay dataset 10^12", _h5(tmp / "j.net", lambda f: (_net_layer(
-            f, shape=np.array([3]), weight=np.ones((3, 2)), neuron=NEURON), f["layer/0"]
-            .create_dataset("delay", shape=(10**6, 10**6), dtype="f4", chunks=(1, 1))))),
+        ("net", "delay dataset 10^12", _net(tmp / "j.net", "delay", shape=[3],
+                                            weight=np.ones((3, 2)), neuron=NEURON)),
         ("pipeline.json", "NaN lr", seeds["config"].read_bytes().replace(b'"lr": 0.002',
                                                                            b'"lr": NaN')),
         ("pipeline.json", "epochs a string", seeds["config"].read_bytes().replace(
