@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from lavabridge.signals import deferred
+from lavabridge.signals import deferred, handle_signals
 
 
 def temporary_name(path: Path) -> Path:
@@ -53,8 +53,10 @@ class StageFiles:
 
     ``path(name)`` gives the temporary path to write ``name`` to; leaving the ``with`` block
     renames every file onto its final name, with SIGINT / SIGTERM / SIGHUP held until the renames
-    are done (:func:`lavabridge.signals.deferred`); an error or an interruption inside the block
-    removes them all, so the directory keeps its previous files.
+    are done (:func:`lavabridge.signals.deferred`, also for callers that installed no handlers);
+    an error or an interruption inside the block removes them all, so the directory keeps its
+    previous files. A name whose writer produced no file is not published. Should a rename fail
+    (a full or read-only disk), the temporary files left are removed and the ``OSError`` raised.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -77,7 +79,12 @@ class StageFiles:
             for tmp, _final in self._files:
                 tmp.unlink(missing_ok=True)
             return
-        with deferred():
-            for tmp, final in self._files:
-                if tmp.exists():
-                    os.replace(tmp, final)
+        try:
+            with handle_signals(), deferred():
+                for tmp, final in self._files:
+                    if tmp.exists():
+                        os.replace(tmp, final)
+        except OSError:
+            for tmp, _final in self._files:
+                tmp.unlink(missing_ok=True)
+            raise

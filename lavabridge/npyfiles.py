@@ -12,6 +12,8 @@ naming the file:
   from the header and the zip directory, before anything is allocated;
 * an array above :data:`MAX_ARRAY_BYTES`, an archive above :data:`MAX_ARCHIVE_BYTES` in all, or
   more than :data:`MAX_MEMBERS` members;
+* zip members other than stored or deflated ones (what ``numpy.savez`` writes), members that claim
+  more compressed bytes than the archive holds or more expansion than deflate can give;
 * truncated, damaged or foreign zip archives (``BadZipFile``, CRC and zlib errors).
 """
 
@@ -31,7 +33,7 @@ from lavabridge.errors import ModelFileError
 MAX_ARRAY_BYTES = 1 << 32  # 4 GiB: far above any model lavabridge handles, far below a bomb
 MAX_ARCHIVE_BYTES = 1 << 33
 MAX_MEMBERS = 100_000
-MAX_HEADER_BYTES = 10_000  # numpy 1.26 refuses longer headers by default (max_header_size)
+MAX_DEFLATE_RATIO = 1100  # deflate cannot expand by more than ~1032:1
 
 
 # what numpy's header parser (tokenize, ast.literal_eval, dtype construction) raises on junk
@@ -100,6 +102,8 @@ def read_npy(path: str | os.PathLike[str], where: str | None = None) -> np.ndarr
             arr = np.lib.format.read_array(fp, allow_pickle=False)
     except ModelFileError:
         raise
+    except MemoryError as exc:
+        raise ModelFileError(f"{name}: not enough memory to read this array") from exc
     except (OSError, ValueError, EOFError) as exc:
         raise ModelFileError(f"{name}: not a readable .npy array ({exc})") from exc
     if not isinstance(arr, np.ndarray):  # pragma: no cover - read_array returns arrays
@@ -118,6 +122,7 @@ def read_npz(
     name = where or str(p)
     out = Arrays()
     try:
+        size = p.stat().st_size
         with zipfile.ZipFile(p) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
@@ -130,13 +135,33 @@ def read_npz(
                 )
             for info in infos:
                 key = _member_name(info, name, what)
+                _check_member(info, size, f"{name}: {info.filename}")
                 out[key] = _member(zf, info, f"{name}: {info.filename}")
     except ModelFileError:
         raise
+    except MemoryError as exc:
+        raise ModelFileError(f"{name}: not enough memory to read this {what}") from exc
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError,
             NotImplementedError, RuntimeError) as exc:  # fmt: skip
         raise ModelFileError(f"{name}: damaged or incomplete {what} ({exc})") from exc
     return out
+
+
+def _check_member(info: zipfile.ZipInfo, archive_bytes: int, where: str) -> None:
+    """A member's zip sizes must be possible: its claimed size bounds what is allocated."""
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelFileError(f"{where}: zip compression {info.compress_type} (only stored or "
+                             "deflated members, as numpy.savez writes)")  # fmt: skip
+    stored = info.compress_type == zipfile.ZIP_STORED
+    if (
+        info.compress_size > archive_bytes
+        or (stored and info.file_size != info.compress_size)
+        or info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 1024
+    ):
+        raise ModelFileError(
+            f"{where}: claims {info.file_size} bytes from {info.compress_size} compressed in a "
+            f"{archive_bytes}-byte archive (a forged zip directory or a zip bomb)"
+        )
 
 
 def _member_name(info: zipfile.ZipInfo, where: str, what: str) -> str:

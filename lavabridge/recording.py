@@ -227,7 +227,7 @@ class Recording:
         arrays = read_npz(path, what="recording")
         try:
             return _recording_from(arrays, str(path))
-        except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError, OverflowError) as exc:
             raise ModelFileError(f"{path}: not a lavabridge recording ({exc})") from exc
 
 

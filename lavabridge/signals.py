@@ -77,27 +77,67 @@ def _in_main_thread() -> bool:
 
 
 @contextlib.contextmanager
-def handle_signals() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` inside the block (nestable)."""
-    if not _in_main_thread():
-        yield
-        return
-    if _STATE.depth == 0:
-        for sig in SIGNALS:
-            previous = signal.getsignal(sig)
-            _STATE.saved[int(sig)] = previous
-            if sig == signal.SIGHUP and previous == signal.SIG_IGN:
-                continue  # nohup: keep ignoring hang-ups
-            signal.signal(sig, _handler)
-    _STATE.depth += 1
+def _masked() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP held by the kernel inside the block (delivered after it)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
         yield
     finally:
-        _STATE.depth -= 1
-        if _STATE.depth == 0:
-            for signum, previous in _STATE.saved.items():
-                signal.signal(signum, previous)
-            _STATE.saved.clear()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _install() -> None:
+    for sig in SIGNALS:
+        previous = signal.getsignal(sig)
+        _STATE.saved[int(sig)] = previous
+        if sig == signal.SIGHUP and previous == signal.SIG_IGN:
+            continue  # nohup: keep ignoring hang-ups
+        signal.signal(sig, _handler)
+
+
+def _restore() -> None:
+    for signum, previous in _STATE.saved.items():
+        signal.signal(signum, previous)
+    _STATE.saved.clear()
+
+
+@contextlib.contextmanager
+def handle_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` inside the block (nestable).
+
+    Handlers are installed and restored with the signals blocked, so a signal at the edge of the
+    block is either raised inside it or delivered to the previous handler after it, and the
+    previous handlers are always back when the outermost block ends.
+    """
+    if not _in_main_thread():
+        yield
+        return
+    entered = False
+    try:
+        with _masked():
+            if _STATE.depth == 0:
+                _install()
+            _STATE.depth += 1
+            entered = True
+        yield
+    finally:
+        if entered:
+            _leave()
+
+
+def _leave() -> None:
+    _STATE.defer += 1  # a handler that still runs now only records its signal
+    try:
+        with _masked():
+            _STATE.depth -= 1
+            if _STATE.depth == 0:
+                _restore()
+    finally:
+        _STATE.defer -= 1
+    if _STATE.defer == 0 and _STATE.pending:
+        signum = _STATE.pending[0]
+        _STATE.pending.clear()
+        raise Interrupted(signum)
 
 
 @contextlib.contextmanager

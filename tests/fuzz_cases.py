@@ -130,15 +130,34 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def bomb(data: bytes) -> bytes:
-    """``data`` with every zip size field of its members claiming 2^40 bytes uncompressed."""
+def bomb(data: bytes, claim: int = 0xFFFFFFFF) -> bytes:
+    """``data`` with the uncompressed-size field of every zip member set to ``claim`` bytes."""
     out = bytearray(data)
     for sig, off in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         i = out.find(sig)
         while i >= 0:
-            out[i + off : i + off + 4] = struct.pack("<I", 0xFFFFFFFF)
+            out[i + off : i + off + 4] = struct.pack("<I", claim)
             i = out.find(sig, i + 4)
     return bytes(out)
+
+
+def _small_claiming_big() -> bytes:
+    """A 200-byte deflated member whose header and zip directory agree on 3.2 GB: what numpy
+    would allocate before finding the data missing."""
+    header = npy_header((400_000_000,))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("meta.npy", header + b"\0" * 64)
+    return bomb(buf.getvalue(), len(header) + 3_200_000_000)
+
+
+def _lzma_member() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_LZMA) as z:
+        z.writestr("meta.npy", _npy_bytes(np.zeros(3)))
+    data = bytearray(buf.getvalue())
+    data[40:48] = b"\xff" * 8  # inside the LZMA stream: lzma.LZMAError unless refused first
+    return bytes(data)
 
 
 def _lbq_with(seed: Path, edit: Callable[[dict[str, Any], dict[str, np.ndarray]], None]) -> bytes:
@@ -196,6 +215,9 @@ def crafted(seeds: dict[str, Path], tmp: Path) -> list[tuple[str, str, bytes]]:
         ("labels", "labels too few", _npy_bytes(np.array([0, 1]))),
         ("lbq", "member declaring 10^12 elements", _zip({"meta.npy": big})),
         ("lbq", "zip bomb (forged sizes)", bomb(lbq.read_bytes())),
+        ("lbq", "200 bytes claiming 3.2 GB", _small_claiming_big()),
+        ("lbq", "damaged LZMA member", _lzma_member()),
+        ("snapshot", "damaged LZMA member", _lzma_member()),
         ("lbq", "pickle member", _zip({"meta.npy": _npy_bytes(np.array([1], object), True)})),
         ("lbq", "meta is a list", _lbq_with(lbq, lambda m, a: a.update(
             meta=np.frombuffer(b"[1, 2]", np.uint8)))),
@@ -248,6 +270,8 @@ def crafted(seeds: dict[str, Path], tmp: Path) -> list[tuple[str, str, bytes]]:
                                                                            b'"lr": NaN')),
         ("pipeline.json", "epochs a string", seeds["config"].read_bytes().replace(
             b'"epochs": 40', b'"epochs": "40"')),
+        ("pipeline.json", "10^12 steps", seeds["config"].read_bytes().replace(
+            b'"num_steps": 24', b'"num_steps": 1000000000000')),
         ("pipeline.json", "negative epochs", seeds["config"].read_bytes().replace(
             b'"epochs": 40', b'"epochs": -4')),
         ("pipeline.json", "hidden of zeros", seeds["config"].read_bytes().replace(

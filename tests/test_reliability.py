@@ -9,6 +9,7 @@ init's to reap) and that no output (nor temporary file) was written.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,3 +179,33 @@ def test_cli_verify_interrupted_writes_no_report(tmp_path: Path) -> None:
     assert "verify interrupted by SIGTERM" in err
     _no_process_left(proc.pid, within=1.0)
     assert not out.exists() or not any(out.iterdir()), "a partial report was written"
+
+
+def test_stale_workdirs_of_dead_processes_are_removed() -> None:
+    """A SIGKILLed run leaves its /dev/shm folder; the next run removes it, and only it: folders of
+    live processes, of other PID namespaces (containers sharing /dev/shm) and unknown names stay."""
+    from lavabridge.backends.streaming import pid_namespace, workdir
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    ns = pid_namespace()
+    base = workdir("probe")
+    root = base.parent
+    made = {
+        "dead": root / f"lavabridge-{dead}-{ns}-session-test",
+        "live": root / f"lavabridge-{os.getpid()}-{ns}-session-test",
+        "other namespace": root / f"lavabridge-{dead}-1{ns}-session-test",
+        "unknown": root / "lavabridge-notes",
+    }
+    try:
+        for path in made.values():
+            path.mkdir()
+            (path / "rows.i32").write_bytes(b"\0" * 64)
+        fresh = workdir("probe")
+        assert not made["dead"].exists()
+        assert all(made[k].exists() for k in ("live", "other namespace", "unknown"))
+        fresh.rmdir()
+    finally:
+        base.rmdir()
+        for path in made.values():
+            shutil.rmtree(path, ignore_errors=True)

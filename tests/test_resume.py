@@ -77,3 +77,6 @@ def test_resume_refuses_a_checkpoint_of_other_settings(
     assert main(["train", *ARGS, "--seed", "9", "--resume", "--out", str(run)]) == 2
     err = capsys.readouterr().err
     assert "checkpoint.pt" in err and "seed" in err and "--resume" in err
+    # settings outside the optimizer's (here the neurons') are part of the checkpoint too
+    assert main(["train", *ARGS, "--voltage-decay", "0.3", "--resume", "--out", str(run)]) == 2
+    assert "voltage_decay" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from lavabridge.semantics import InputKind
 from lavabridge.signals import Interrupted, deferred, handle_signals
 
 QUICK_STOP_S = 1.5  # after an error or an interruption: Lava's stop, then the workers are killed
+STOP_S = 30.0  # a healthy runtime: Lava's own stop gets this long
 
 
 class LavaSession:
@@ -74,7 +75,7 @@ class LavaSession:
         select_tag: str = "fixed_pt",
         progress: bool = False,
         stall_timeout: float | None = 120.0,
-        stop_timeout: float = 30.0,
+        stop_timeout: float = STOP_S,
     ) -> None:
         if num_steps < 1:
             raise InputError(f"num_steps must be >= 1, got {num_steps}")

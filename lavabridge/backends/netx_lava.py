@@ -9,7 +9,6 @@ nothing of lavabridge sits between the file and Lava except the streaming I/O pr
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.backends.inputs import BatchInput, check_input
-from lavabridge.backends.lava import QUICK_STOP_S
+from lavabridge.backends.lava import QUICK_STOP_S, STOP_S
 from lavabridge.backends.runtime import WatchedRuntime
 from lavabridge.backends.streaming import StreamingGraph, StreamLayer, attach_streaming, workdir
 from lavabridge.errors import ModelFileError, UnsupportedError
@@ -128,6 +127,7 @@ def run_netx(
     B, T = batch.batch, batch.num_steps
     folder = workdir("netx")
     rt: WatchedRuntime | None = None
+    failed = False
     try:
         sg = attach_streaming(
             net,
@@ -155,6 +155,7 @@ def run_netx(
         }
         timings = {"build": t1 - t0, "compile": t2 - t1, "run": t3 - t2}
     except BaseException as exc:
+        failed = True
         if isinstance(exc, Interrupted) and not exc.during:
             exc.during = f"the netx network {p.name} on Lava; its runtime was stopped"
         raise
@@ -162,7 +163,7 @@ def run_netx(
         with handle_signals(), deferred():  # the cleanup itself is not interrupted
             try:
                 if rt is not None:
-                    rt.stop(QUICK_STOP_S if sys.exc_info()[0] else 30.0)
+                    rt.stop(QUICK_STOP_S if failed else STOP_S)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
     return Recording(out["spikes"], out.get("u"), out.get("v"), "netx", timings)

@@ -61,6 +61,7 @@ _POLICY = _ChildPolicy()
 def _after_fork_in_child() -> None:
     if not _POLICY.armed:
         return
+    _POLICY.armed = False  # a worker's own children (if a model forks) are not Lava workers
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):  # not Linux: no parent-death signal
@@ -100,9 +101,8 @@ class WatchedRuntime:
     what: str
     heartbeat: Path | None = None
     stall_timeout: float | None = 120.0
-    stop_timeout: float = 1.5
+    stop_timeout: float = 1.5  # callers pass their own (LavaSession: 30 s, 1.5 s after errors)
     workers: list[_Worker] = field(default_factory=list)
-    shm: list[str] = field(default_factory=list)
     broken: bool = False  # a worker crashed, died or stalled: Lava's stop would block
     started: bool = False
     _reason: BaseException | None = None
@@ -116,11 +116,10 @@ class WatchedRuntime:
             with handle_signals():
                 self.entry.create_runtime(run_cfg=run_cfg)
         except Exception as exc:
-            self._collect()
             raise LavaRuntimeError(f"{self.what}: Lava could not compile it: {exc}") from exc
         finally:
             _POLICY.armed = False
-            self._collect()
+            self._collect()  # also after a failed compile: its workers must be stopped too
         self.started = True
 
     def run(self, condition: Any, run_cfg: Any) -> None:
@@ -128,6 +127,10 @@ class WatchedRuntime:
         try:
             with handle_signals(), self._watch():
                 self.entry.run(condition=condition, run_cfg=run_cfg)
+            self._raise_reason()  # the watchdog fired as the run returned
+        except LavaRuntimeError:  # the watchdog's: a dead worker or a stall
+            self.broken = True
+            raise
         except RuntimeError as exc:  # Lava's "N Exception(s) occurred", or its wrong responses
             self.broken = True
             raise LavaRuntimeError(f"{self.what}: {self._failures() or exc}") from exc
@@ -138,7 +141,8 @@ class WatchedRuntime:
         infra = getattr(runtime, "_messaging_infrastructure", None)
         if runtime is None or infra is None:
             return
-        names = [getattr(p, "name", "?") for p, b in runtime._executable.proc_builders.items()
+        builders = getattr(getattr(runtime, "_executable", None), "proc_builders", {})
+        names = [getattr(p, "name", "?") for p, b in builders.items()
                  if type(b).__name__ == "PyProcessBuilder"]  # fmt: skip
         actors = list(getattr(infra, "actors", []))
         self.workers = [
@@ -150,7 +154,6 @@ class WatchedRuntime:
         if manager is not None:
             self.workers.append(_Worker("shared-memory manager", manager))
         self._handles = list(getattr(smm, "_shared_memory_handles", []))
-        self.shm = [h.name for h in self._handles if getattr(h, "name", None)]
 
     def _failures(self) -> str:
         """The Lava processes whose model raised, with their exception (joined workers only)."""
@@ -190,23 +193,21 @@ class WatchedRuntime:
     # ------------------------------------------------------------------ stop
     def stop(self, timeout: float | None = None) -> None:
         """Stop the runtime (Lava's stop for at most ``timeout`` seconds, default
-        ``stop_timeout``), then kill every worker left and unlink their shared memory."""
+        ``stop_timeout``), then kill every worker left and release the shared memory."""
+        stopped = False
         if self.started and not self.broken:
             done = threading.Event()
 
             def lava_stop() -> None:
-                try:
+                with contextlib.suppress(BaseException):  # the workers are killed below anyway
                     self.entry.stop()
-                except BaseException:
-                    pass
-                finally:
-                    done.set()
+                done.set()
 
             threading.Thread(target=lava_stop, name="lava-stop", daemon=True).start()
-            done.wait(self.stop_timeout if timeout is None else timeout)
+            stopped = done.wait(self.stop_timeout if timeout is None else timeout)
         self.started = False
         self._kill_workers()
-        self._unlink_shm()
+        self._release_shm(unlink=not stopped)
 
     def _kill_workers(self) -> None:
         for w in self.workers:
@@ -224,20 +225,16 @@ class WatchedRuntime:
                 continue
         self.workers.clear()
 
-    def _unlink_shm(self) -> None:
-        for handle in self._handles:  # our mappings of the segments (a no-op after Lava's stop)
-            try:
+    def _release_shm(self, unlink: bool) -> None:
+        """Close our mappings of the segments; without Lava's stop (its shared-memory manager was
+        killed) also unlink them, which removes them from Python's resource tracker too."""
+        for handle in self._handles:
+            with contextlib.suppress(OSError, BufferError):
                 handle.close()
-            except (OSError, BufferError):  # pragma: no cover - still exported
-                continue
+            if unlink:
+                with contextlib.suppress(OSError):  # FileNotFoundError: already removed
+                    handle.unlink()
         self._handles = []
-        for name in self.shm:
-            path = Path("/dev/shm") / name.lstrip("/")
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:  # pragma: no cover - not ours to remove
-                continue
-        self.shm.clear()
 
 
 class _Watchdog:
@@ -248,21 +245,35 @@ class _Watchdog:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.previous: Any = None
+        self.active = False
+        self.main = 0
 
     def __enter__(self) -> _Watchdog:
         if threading.current_thread() is not threading.main_thread():
             return self  # no way to interrupt the caller: Lava's own error handling only
         self.main = threading.get_ident()
-        self.previous = install_wakeup(_WAKE, self.rt._raise_reason)
+        self.active = True
+        self.previous = install_wakeup(_WAKE, self._wake)
         self.thread = threading.Thread(target=self._loop, name="lava-watchdog", daemon=True)
         self.thread.start()
         return self
 
+    def _wake(self) -> None:
+        if self.active:  # after __exit__ began, WatchedRuntime.run raises the reason itself
+            self.rt._raise_reason()
+
     def __exit__(self, *_: object) -> None:
+        self.active = False
         self.stop.set()
-        if self.thread is not None:
-            self.thread.join()
+        if self.thread is None:
+            return
+        self.thread.join()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {_WAKE})
+        try:
+            signal.sigtimedwait({_WAKE}, 0)  # a wake-up sent but not delivered yet: consumed
             signal.signal(_WAKE, self.previous)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {_WAKE})
 
     def _loop(self) -> None:
         rt = self.rt

@@ -34,32 +34,45 @@ from lavabridge.semantics import InputKind
 WORKDIR_PREFIX = "lavabridge-"
 
 
-def _owner_alive(folder: Path) -> bool:
-    """Whether the process that made ``lavabridge-<pid>-...`` still runs (unknown names: yes)."""
-    parts = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)
-    if not parts[0].isdigit():
-        return True
+def pid_namespace() -> str:
+    """This process's PID namespace (its inode, as digits; ``"0"`` where ``/proc`` lacks it)."""
     try:
+        return "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit()) or "0"
+    except OSError:
+        return "0"
+
+
+def _owner_dead(folder: Path, namespace: str) -> bool:
+    """Whether ``lavabridge-<pid>-<ns>-...`` was made by a process of this PID namespace that no
+    longer exists (folders of other namespaces, other users or unknown names are left alone)."""
+    parts = folder.name[len(WORKDIR_PREFIX) :].split("-", 2)
+    if len(parts) < 3 or not parts[0].isdigit() or parts[1] != namespace:
+        return False
+    try:
+        if folder.stat().st_uid != os.getuid():
+            return False
         os.kill(int(parts[0]), 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
         return True
-    return True
+    except OSError:  # someone else's live process, or the folder just went away
+        return False
+    return False
 
 
 def workdir(kind: str = "session") -> Path:
     """A fresh folder for a run's shared files: in ``/dev/shm`` when writable (memory speed).
 
-    Named ``lavabridge-<pid>-<kind>-...``; folders left by processes that no longer exist (a
-    SIGKILL, a crash of the machine's OOM killer) are removed on the way.
+    Named ``lavabridge-<pid>-<pid namespace>-<kind>-...``; folders left by processes of the same
+    namespace that no longer exist (a SIGKILL, the OOM killer) are removed on the way.
     """
     shm = Path("/dev/shm")
     base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    namespace = pid_namespace()
     for old in base.glob(f"{WORKDIR_PREFIX}*"):
-        if old.is_dir() and not _owner_alive(old):
+        if old.is_dir() and _owner_dead(old, namespace):
             shutil.rmtree(old, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{kind}-", dir=base))
+    prefix = f"{WORKDIR_PREFIX}{os.getpid()}-{namespace}-{kind}-"
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
 
 
 def memfile(path: Path, rows: int, shape: tuple[int, ...]) -> Path:

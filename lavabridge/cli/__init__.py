@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error(exc)
     except LavaBridgeError as exc:
         return error(exc)
+    except OSError as exc:  # writing an output failed (a full or read-only disk, permissions)
+        return error(f"{exc.filename or 'output'}: {exc.strerror or exc}")
     except Interrupted as exc:
         during = f" during {exc.during}" if exc.during else ""
         print(f"{PROG}: {args.command} interrupted by {exc.signame}{during}; no partial output "

@@ -282,7 +282,11 @@ def netx_dense(
 def layer_name(g: Any, default: str) -> str:
     """The layer's ``lavabridge_name`` attribute (written by :func:`write_netx`), or ``default``."""
     name = g.attrs.get("lavabridge_name", default)
-    return name.decode() if isinstance(name, bytes) else str(name)
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", errors="replace")
+    if not isinstance(name, str) or not 0 < len(name) <= 256:
+        raise ModelFileError(f"{default}: attribute 'lavabridge_name' must be a short string")
+    return name
 
 
 def to_lavabridge_order(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

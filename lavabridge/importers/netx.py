@@ -31,9 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.dispatch import Table
-from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError, ValidationError
+from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import (
-    CONTENT_ERRORS,
     existing,
     layer_name,
     netx_dense,
@@ -193,21 +192,16 @@ def read_netx(path: str | Path, *, num_layers: int | None = None, skip_layers: i
     with open_netx(p) as f:
         group = f["layer"]
         name = layer_name(f, p.stem)
-        try:
-            count = len(group) if num_layers is None else min(len(group), num_layers)
-            for i in range(count):
-                if str(i) not in group:
-                    raise ModelFileError(f"{p}: layers must be named '0'..'{len(group) - 1}'")
-                g = group[str(i)]
-                if not isinstance(g, h5py.Group):
-                    raise ModelFileError(f"{p}: layer {i} is not an HDF5 group")
-                kind = read_str(g, "type", f"{p.name}: layer {i}")
-                where = f"{p.name}: layer {i} ({kind!r})"
-                st.prev_kind = READERS.get(kind, where)(g, i, where, st)
-        except LavaBridgeError:
-            raise
-        except CONTENT_ERRORS as exc:  # damaged or forged datasets / groups inside the file
-            raise ModelFileError(f"{p}: unreadable netx content ({exc})") from exc
+        count = len(group) if num_layers is None else min(len(group), num_layers)
+        for i in range(count):
+            if str(i) not in group:
+                raise ModelFileError(f"{p}: layers must be named '0'..'{len(group) - 1}'")
+            g = group[str(i)]
+            if not isinstance(g, h5py.Group):
+                raise ModelFileError(f"{p}: layer {i} is not an HDF5 group")
+            kind = read_str(g, "type", f"{p.name}: layer {i}")
+            where = f"{p.name}: layer {i} ({kind!r})"
+            st.prev_kind = READERS.get(kind, where)(g, i, where, st)
     if not st.layers:
         raise ModelFileError(f"{p}: no neuron layers")
     try:

@@ -53,6 +53,9 @@ class TrainConfig:
     progress: bool = True
     num_steps: int | None = None  # required for a bias-input net (its input has no time axis)
     resume: bool = False  # continue from ``checkpoint`` when it exists
+    # further settings a checkpoint must match to be resumed (the pipeline passes its dataset,
+    # encoding, neuron parameters, ...); JSON values
+    settings: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,10 +94,15 @@ def _forward(
     return out
 
 
+# what torch.load and loading a damaged or foreign checkpoint's contents raise
+CHECKPOINT_ERRORS = (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError,
+                     IndexError, OverflowError, EOFError, pickle.UnpicklingError)  # fmt: skip
+
+
 def _fingerprint(cfg: TrainConfig, net: SpikingNet) -> dict[str, object]:
     """What a checkpoint must share with the run that resumes it."""
     shapes = {k: list(v.shape) for k, v in net.state_dict().items()}
-    return {"seed": cfg.seed, "lr": cfg.lr, "batch_size": cfg.batch_size,
+    return {**cfg.settings, "seed": cfg.seed, "lr": cfg.lr, "batch_size": cfg.batch_size,
             "num_steps": cfg.num_steps, "shapes": shapes}  # fmt: skip
 
 
@@ -106,8 +114,7 @@ def _save_checkpoint(
     losses: list[float],
     accs: list[float],
 ) -> None:
-    path = Path(str(cfg.checkpoint))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cfg.checkpoint is not None
     state = {
         "epoch": epoch,
         "state_dict": net.state_dict(),
@@ -116,7 +123,7 @@ def _save_checkpoint(
         "train_accuracy": accs,
         "fingerprint": _fingerprint(cfg, net),
     }
-    with atomic_path(path) as tmp:
+    with atomic_path(cfg.checkpoint) as tmp:
         torch.save(state, tmp)
 
 
@@ -135,20 +142,24 @@ def _resume(
     try:
         state = torch.load(path, map_location=device, weights_only=True)
         epoch = int(state["epoch"])
-        found = state["fingerprint"]
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as exc:
+        found = dict(state["fingerprint"])
+    except CHECKPOINT_ERRORS as exc:
         raise ModelFileError(f"{path}: not a lavabridge training checkpoint ({exc})") from exc
     want = _fingerprint(cfg, net)
-    differ = sorted(k for k in want if found.get(k) != want[k])
+    differ = sorted(k for k in set(want) | set(found) if found.get(k) != want.get(k))
     if differ:
         raise ValidationError(
             f"checkpoint {path}", ", ".join(differ), "differs from this run's configuration: "
             "resume with the same settings, or train without --resume",
         )  # fmt: skip
-    net.load_state_dict(state["state_dict"])
-    opt.load_state_dict(state["optimizer"])
-    losses.extend(float(v) for v in state["losses"])
-    accs.extend(float(v) for v in state["train_accuracy"])
+    try:
+        net.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        done = [float(v) for v in state["losses"]], [float(v) for v in state["train_accuracy"]]
+    except CHECKPOINT_ERRORS as exc:
+        raise ModelFileError(f"{path}: damaged training checkpoint ({exc})") from exc
+    losses.extend(done[0])
+    accs.extend(done[1])
     return epoch + 1
 
 
@@ -190,6 +201,8 @@ def fit(
     accs: list[float] = []
     t0 = time.perf_counter()
     first = _resume(net, opt, cfg, losses, accs, device) if cfg.resume else 0
+    if cfg.checkpoint is not None:
+        Path(cfg.checkpoint).parent.mkdir(parents=True, exist_ok=True)
     epochs = range(first, cfg.epochs)
     bar = None
     if cfg.progress:

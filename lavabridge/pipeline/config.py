@@ -47,6 +47,17 @@ class PipelineConfig:
 
 
 CONFIG_FILE = "pipeline.json"
+# the fields that shape the trained model besides what TrainConfig holds (seed, lr, batch size,
+# steps): a checkpoint resumes only a run that shares them; epochs may grow, and quantization or
+# deployment settings do not matter to training
+TRAINING_FIELDS = ("dataset", "hidden", "current_decay", "voltage_decay", "threshold",
+                   "encoding", "input_gain", "qat")  # fmt: skip
+
+
+def training_settings(cfg: PipelineConfig) -> dict[str, object]:
+    """The JSON values of :data:`TRAINING_FIELDS` (what a training checkpoint records)."""
+    data = json.loads(config_json(cfg))
+    return {k: data[k] for k in TRAINING_FIELDS}
 
 
 def config_json(cfg: PipelineConfig) -> str:
@@ -72,8 +83,12 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "lava_samples": (int, type(None)), "lava_chunk": (int,), "device": (str,),
     "out_dir": (str,), "progress": (bool,),
 }  # fmt: skip
-_POSITIVE = ("num_steps", "epochs", "batch_size", "calib_samples", "lava_chunk", "max_test",
-             "lava_samples")  # fmt: skip
+# legal ranges of the integer fields: far beyond any real run, small enough to allocate nothing absurd
+_RANGES: dict[str, tuple[int, int]] = {
+    "num_steps": (1, 100_000), "epochs": (1, 100_000), "batch_size": (1, 1_000_000),
+    "calib_samples": (1, 10_000_000), "lava_chunk": (1, 100_000), "max_test": (1, 10**9),
+    "lava_samples": (1, 10**9), "seed": (0, 2**63 - 1),
+}  # fmt: skip
 
 
 def _check_field(path: Path, key: str, value: object) -> None:
@@ -86,8 +101,9 @@ def _check_field(path: Path, key: str, value: object) -> None:
         raise ModelFileError(f"{path}: '{key}' must be {names}, got {type(value).__name__}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ModelFileError(f"{path}: '{key}' must be finite, got {value!r}")
-    if key in _POSITIVE and isinstance(value, int) and value < 1:
-        raise ModelFileError(f"{path}: '{key}' must be >= 1, got {value}")
+    lo, hi = _RANGES.get(key, (None, None))
+    if lo is not None and hi is not None and isinstance(value, int) and not lo <= value <= hi:
+        raise ModelFileError(f"{path}: '{key}' must be in [{lo}, {hi}], got {value}")
 
 
 def _check(path: Path, data: Any) -> None:

@@ -42,6 +42,7 @@ from lavabridge.pipeline.config import (
     PipelineConfig,
     config_json,
     load_config,
+    training_settings,
 )
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
@@ -130,6 +131,7 @@ def train_model(
         progress=cfg.progress,
         num_steps=cfg.num_steps,
         resume=resume,
+        settings=training_settings(cfg),
     )
     encoder = identity_encoder if cfg.encoding == "current" else default_encoder(cfg.num_steps)
     result = fit(net, ds.x_train, ds.y_train, encoder, tcfg)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lavabridge import atomic
 from lavabridge.errors import LavaBridgeError, ModelFileError
 from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
 from lavabridge.verify.health import LayerHealth
@@ -192,7 +193,7 @@ class VerifyReport:
         """JSON text (non-finite floats as ``null``); also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            atomic.write_text(path, text + "\n")
         return text
 
     @classmethod
@@ -208,7 +209,8 @@ class VerifyReport:
             )
         try:
             return typing.cast(VerifyReport, _build(cls, data))
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+                OverflowError) as exc:  # fmt: skip
             raise ModelFileError(f"{SCHEMA_NAME}: malformed document ({exc!r})") from exc
 
     @classmethod
