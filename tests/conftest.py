@@ -16,8 +16,6 @@ from hypothesis import HealthCheck, settings
 from lavabridge.data import lava_dl_netx_dir
 from lavabridge.errors import ModelFileError
 
-from fuzz_cases import FUZZ_COUNTER
-
 settings.register_profile(
     "ci",
     derandomize=True,
@@ -43,6 +41,15 @@ def netx_data() -> Path:
         return lava_dl_netx_dir()
     except ModelFileError as exc:
         pytest.fail(str(exc))
+
+
+FUZZ_COUNTER = pytest.StashKey[list[int]]()  # hostile files read by tests/test_fuzz.py
+
+
+@pytest.fixture
+def fuzz_count(request: pytest.FixtureRequest) -> list[int]:
+    """The session's count of fuzz cases (``[n]``; tests add to it, the summary prints it)."""
+    return _fuzz_count(request.config)
 
 
 def _fuzz_count(config: pytest.Config) -> list[int]:

@@ -17,7 +17,6 @@ from typing import Any
 
 import h5py
 import numpy as np
-import pytest
 
 from lavabridge import ir
 from lavabridge.backends.golden import emulate
@@ -37,7 +36,6 @@ from frozen_cases import f_chain, q_netx_rec
 from netx_helpers import write_raw
 
 Reader = Callable[[Path], Any]
-FUZZ_COUNTER = pytest.StashKey[list[int]]()  # files read by the fuzz suite (see conftest.py)
 
 
 def graph() -> QGraph:

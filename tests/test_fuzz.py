@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from lavabridge.errors import LavaBridgeError
 
-from fuzz_cases import FUZZ_COUNTER, READERS, Reader, bomb, crafted, make_seeds
+from fuzz_cases import READERS, Reader, bomb, crafted, make_seeds
 
 SCRIPT = Path(sys.executable).parent / "lavabridge"
 EXAMPLES_PER_READER = 190  # 11 readers: > 2,000 mutated files per run, plus the crafted ones
@@ -48,12 +48,6 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return make_seeds(tmp_path_factory.mktemp("seeds"))
 
 
-@pytest.fixture
-def count(request: pytest.FixtureRequest) -> list[int]:
-    """The session's fuzz-case counter (printed by ``conftest.pytest_terminal_summary``)."""
-    return request.config.stash.setdefault(FUZZ_COUNTER, [0])
-
-
 @pytest.fixture(autouse=True)
 def _alarm() -> Iterator[None]:
     def expired(signum: int, frame: FrameType | None) -> None:
@@ -65,10 +59,10 @@ def _alarm() -> Iterator[None]:
     signal.signal(signal.SIGALRM, previous)
 
 
-def check(reader: Reader, path: Path, data: bytes, count: list[int]) -> None:
+def check(reader: Reader, path: Path, data: bytes, fuzz_count: list[int]) -> None:
     """Write ``data`` to ``path`` and read it: a result or a LavaBridgeError, nothing else."""
     path.write_bytes(data)
-    count[0] += 1
+    fuzz_count[0] += 1
     signal.alarm(CASE_TIMEOUT_S)
     try:
         reader(path)
@@ -144,7 +138,7 @@ def test_mutated_files_give_typed_errors(
     member: float,
     seeds: dict[str, Path],
     tmp_path: Path,
-    count: list[int],
+    fuzz_count: list[int],
 ) -> None:
     kind, reader = READERS[name]
     seed = seeds[kind]
@@ -153,7 +147,7 @@ def test_mutated_files_give_typed_errors(
         data = mutate_member(data, member, mutations)
     else:
         data = mutate(data, mutations)
-    check(reader, tmp_path / f"mutant{seed.suffix}", data, count)
+    check(reader, tmp_path / f"mutant{seed.suffix}", data, fuzz_count)
 
 
 def test_seeds_are_accepted(seeds: dict[str, Path]) -> None:
@@ -164,7 +158,7 @@ def test_seeds_are_accepted(seeds: dict[str, Path]) -> None:
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_crafted_hostile_files_are_refused(
-    seeds: dict[str, Path], tmp_path: Path, count: list[int]
+    seeds: dict[str, Path], tmp_path: Path, fuzz_count: list[int]
 ) -> None:
     """Every hand-made hostile file is refused with a typed error (none is accepted)."""
     cases = crafted(seeds, tmp_path)
@@ -173,7 +167,7 @@ def test_crafted_hostile_files_are_refused(
         kind, reader = READERS[name]
         path = tmp_path / f"crafted{i}{seeds[kind].suffix}"
         path.write_bytes(data)
-        count[0] += 1
+        fuzz_count[0] += 1
         signal.alarm(CASE_TIMEOUT_S)
         try:
             with pytest.raises(LavaBridgeError):

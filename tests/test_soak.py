@@ -98,8 +98,8 @@ def test_a_long_stream_through_one_runtime_leaks_nothing() -> None:
     calls = STREAM_STEPS // (T * per_call)
     with LavaSession(graph, T, chunk=per_call) as session:
         x = (rng.random((per_call, T, 8)) < 0.3).astype(np.int8)
-        session.run(x)  # compiled and warm
-        before = Usage.now()
+        assert emulate(graph, x).first_mismatch(session.run(x)) is None  # compiled and warm
+        before = Usage.now()  # (the golden emulator's thread pool, too, exists from here on)
         steps = per_call * T
         for _ in range(calls - 1):
             x = (rng.random((per_call, T, 8)) < 0.3).astype(np.int8)
