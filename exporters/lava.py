@@ -1,10 +1,12 @@
-"""QGraph -> a graph of real Lava processes (``Dense`` / ``DelayDense`` / ``LIF``).
+"""QGraph -> a graph of real Lava processes (``Dense`` / ``DelayDense`` / ``Conv`` / ``LIF``).
 
 :func:`build_network` creates and connects the network's processes (what a user deploys); the
 streaming I/O around them for the CPU simulator is :mod:`lavabridge.backends.streaming`.
 
 Two dispatch tables map QGraph node kinds to builders: :data:`SYNAPSES` (:class:`QDense` ->
-``Dense`` / ``DelayDense``) and :data:`NEURONS` (:class:`QCubaLIF` -> ``LIF``). A builder returns
+``Dense`` / ``DelayDense``, :class:`QConv` -> ``Conv``) and :data:`NEURONS` (:class:`QCubaLIF` ->
+``LIF``). An image layer's LIF has Lava's ``(W, H, C)`` shape (as netx builds it); a flat port
+meets an image port through netx's flatten (``transpose([2, 1, 0]).flatten()``) or its inverse. A builder returns
 a :class:`Built`: the process, its input and output ports, and the names of its state Vars
 (:data:`STATE_VARS`, the one place those names live), so whoever runs the graph can record and
 reset state without knowing the process kind. A kind without a builder, or a semantic Lava's
@@ -19,15 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from lavabridge.conv import chw_to_whc, lava_kernel
 from lavabridge.dispatch import Table
 from lavabridge.errors import UnsupportedError
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Compare, InputKind, Reset
 
 STATE_VARS: dict[str, tuple[str, ...]] = {
     "Dense": ("a_buff",),
     "DelayDense": ("a_buff",),
+    "Conv": ("a_buf",),
     "LIF": ("u", "v"),
 }
 """Lava process class name -> the Vars that carry state from one step to the next."""
@@ -90,10 +95,40 @@ def make_dense(dense: QDense, name: str) -> Built:
     return Built(proc, proc.s_in, proc.a_out, state_vars(proc))
 
 
-def make_lif(neuron: QCubaLIF, name: str, bias_mant: np.ndarray | None = None) -> Built:
+def make_conv(conv: QConv, name: str) -> Built:
+    """A Lava ``Conv`` on ``(W, H, C)`` images: torch's kernel flipped and transposed to
+    ``(C_out, kW, kH, C_in/groups)``, stride / padding / dilation reversed to ``(W, H)``."""
+    from lava.proc.conv.process import Conv
+
+    c, h, w = conv.in_shape
+    proc = Conv(
+        weight=lava_kernel(conv.weights).astype(np.int32),
+        input_shape=(w, h, c),
+        padding=conv.padding[::-1],
+        stride=conv.stride[::-1],
+        dilation=conv.dilation[::-1],
+        groups=conv.groups,
+        name=name,
+    )
+    return Built(proc, proc.s_in, proc.a_out, state_vars(proc))
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """lavabridge's ``(C, H, W)`` (or ``(n,)``) -> Lava's ``(W, H, C)`` (or ``(n,)``)."""
+    return tuple(shape[::-1]) if len(shape) == 3 else tuple(shape)
+
+
+def make_lif(
+    neuron: QCubaLIF,
+    name: str,
+    bias_mant: np.ndarray | None = None,
+    shape: tuple[int, ...] | None = None,
+) -> Built:
     """A Lava ``LIF`` with Python-int decays/threshold (Lava keeps those objects as given).
 
-    ``bias_mant`` overrides the neurons' bias mantissas (the first sample of a bias input).
+    ``bias_mant`` overrides the neurons' bias mantissas (the first sample of a bias input);
+    ``shape`` is lavabridge's ``(C, H, W)`` of an image layer (the LIF gets Lava's ``(W, H, C)``,
+    its flat C-major bias reordered to match), default ``(size,)``.
     """
     from lava.proc.lif.process import LIF
 
@@ -106,20 +141,52 @@ def make_lif(neuron: QCubaLIF, name: str, bias_mant: np.ndarray | None = None) -
             supported=("CubaLIF with reset='zero', compare='>'",),
         )
     bm = neuron.bias_mant if bias_mant is None else bias_mant
+    shape = (neuron.size,) if shape is None else shape
     proc = LIF(
-        shape=(neuron.size,),
+        shape=lava_shape(shape),
         du=int(neuron.du),
         dv=int(neuron.dv),
         vth=int(neuron.vth),
-        bias_mant=bm.astype(np.int32),
-        bias_exp=neuron.bias_exp.astype(np.int32),
+        bias_mant=to_lava_order(bm, shape).astype(np.int32),
+        bias_exp=to_lava_order(neuron.bias_exp, shape).astype(np.int32),
         name=name,
     )
     return Built(proc, proc.a_in, proc.s_out, state_vars(proc), ("u", "v"), "bias_mant")
 
 
-SYNAPSES: Table[Callable[[Any, str], Built]] = Table("Lava export", {QDense: make_dense})
-NEURONS: Table[Callable[[Any, str, np.ndarray | None], Built]] = Table(
+def to_lava_order(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat C-major values (..., n) -> Lava's (..., W, H, C) for a 3-D ``shape``, else as is."""
+    return chw_to_whc(arr, shape) if len(shape) == 3 else arr
+
+
+def flat_out(port: Any, shape: tuple[int, ...]) -> Any:
+    """An OutPort of Lava shape ``(W, H, C)`` as lavabridge's flat C-major vector (netx's flatten:
+    ``transpose([2, 1, 0]).flatten()``)."""
+    return port.transpose([2, 1, 0]).flatten() if len(shape) == 3 else port
+
+
+def shaped_out(port: Any, shape: tuple[int, ...]) -> Any:
+    """A flat C-major OutPort as Lava's ``(W, H, C)`` of lavabridge's ``shape`` ``(C, H, W)``."""
+    return port.reshape(tuple(shape)).transpose([2, 1, 0]) if len(shape) == 3 else port
+
+
+def _wire(out_port: Any, out_shape: tuple[int, ...], in_port: Any) -> None:
+    """Connect ``out_port`` (Lava shape of lavabridge shape ``out_shape``) to ``in_port``, through
+    netx's flatten / its inverse where the two sides disagree (a flat port and an image port)."""
+    want = tuple(in_port.shape)
+    have = tuple(out_port.shape)
+    if have == want:
+        out_port.connect(in_port)
+    elif len(want) == 1:
+        flat_out(out_port, out_shape).connect(in_port)
+    else:
+        shaped_out(out_port, (want[2], want[1], want[0])).connect(in_port)
+
+
+SYNAPSES: Table[Callable[[Any, str], Built]] = Table(
+    "Lava export", {QDense: make_dense, QConv: make_conv}
+)
+NEURONS: Table[Callable[[Any, str, np.ndarray | None, tuple[int, ...] | None], Built]] = Table(
     "Lava export", {QCubaLIF: make_lif}
 )
 
@@ -132,6 +199,7 @@ class LavaLayer:
     neuron: Built
     synapse: Built | None = None
     recurrent: Built | None = None
+    shape: tuple[int, ...] = ()  # lavabridge's shape of the population ((C, H, W) or (n,))
 
     def built(self) -> Iterator[Built]:
         """Every process of the layer, neuron first."""
@@ -184,30 +252,33 @@ def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNe
         A node kind without a builder (names the layer and the supported kinds).
     """
     net = LavaNetwork()
-    prev_out = None
-    for i, layer in enumerate(graph.layers):
+    prev_out, prev_shape = None, graph.input_shape
+    for i, (layer, shape) in enumerate(zip(graph.layers, graph.shapes, strict=True)):
         where = f"layer {i} '{layer.name}'"
         init_bias = first_bias if (i == 0 and graph.input_kind == InputKind.BIAS) else None
         lif = NEURONS.of(layer.neuron, f"{where} neuron")(
-            layer.neuron, f"{layer.name}.lif", init_bias
+            layer.neuron, f"{layer.name}.lif", init_bias, shape
         )
-        built = LavaLayer(layer.name, lif)
+        built = LavaLayer(layer.name, lif, shape=shape)
         if layer.synapse is not None:
             syn = SYNAPSES.of(layer.synapse, f"{where} synapse")(
-                layer.synapse, f"{layer.name}.dense"
+                layer.synapse, f"{layer.name}.{_SUFFIX.get(layer.synapse.kind, 'synapse')}"
             )
             if prev_out is None:
                 net.inp = syn.in_port
             else:
-                prev_out.connect(syn.in_port)
-            syn.out_port.connect(lif.in_port)
+                _wire(prev_out, prev_shape, syn.in_port)
+            _wire(syn.out_port, shape, lif.in_port)
             built.synapse = syn
         if layer.recurrent is not None:
             make = SYNAPSES.of(layer.recurrent, f"{where} recurrent")
             rec = make(layer.recurrent, f"{layer.name}.recurrent")
-            lif.out_port.connect(rec.in_port)
-            rec.out_port.connect(lif.in_port)
+            _wire(lif.out_port, shape, rec.in_port)
+            _wire(rec.out_port, shape, lif.in_port)
             built.recurrent = rec
         net.layers.append(built)
-        prev_out = lif.out_port
+        prev_out, prev_shape = lif.out_port, shape
     return net
+
+
+_SUFFIX = {"Dense": "dense", "Conv": "conv"}  # process names: "<layer>.dense", "<layer>.conv"

@@ -13,7 +13,8 @@ The CUBA-LIF update of Lava's ``PyLifModelBitAcc`` in these units (one time step
 
 ``trunc0`` rounds toward zero. The Dense ``fixed_pt`` model clips weights to 8 bits by sign mode,
 drops ``8 - num_weight_bits + is_mixed`` LSBs (floor), and shifts the summed input by ``weight_exp``
-(left, or right with floor).
+(left, or right with floor). The Conv ``fixed_pt`` model uses its integer weights as given (no
+clip, no LSB drop, ``weight_exp`` ignored) and wraps its output to 24 bits.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class LoihiTarget:
     num_weight_bits_range: tuple[int, int] = (1, 9)  # 9 disables LSB truncation on the CPU model
     weight_exp_range: tuple[int, int] = (-8, 7)
     max_delay: int = 62  # netx clips DelayDense delays to 62
+    # --- Conv (lava/proc/conv/models.py PyConvModelFixed, lava/proc/conv/utils.py) ---
+    # the fixed_pt Conv convolves in float64 (scipy), casts to int32 and wraps to 24 bits; it
+    # ignores weight_exp and num_weight_bits and never clips: weights are used as given
+    conv_weight_range: tuple[int, int] = (-(1 << 15), (1 << 15) - 1)  # lavabridge's bound
+    conv_weight_magnitude: int = 255  # what the quantizer writes: 8-bit magnitude plus sign
+    conv_param_max: int = 127  # kernel, stride, padding, dilation and groups are int8 Vars
+    conv_sum_max: int = (1 << 31) - 1  # |sum| must fit the int32 cast before the 24-bit wrap
+    conv_out_bits: int = 24  # a_out = signed_clamp(x, 24): a wrap, not a saturation
 
     @property
     def max_uv(self) -> int:
@@ -106,6 +115,11 @@ class LoihiTarget:
         """The largest weight magnitude the grid holds on both used sides (254 mixed, else 255)."""
         lo, hi, _ = self.weight_grid(sign_mode)
         return min(abs(r) for r in (lo, hi) if r != 0)
+
+    @staticmethod
+    def weight_magnitude_of(sign_mode: SignMode, target: LoihiTarget) -> int:
+        """``target.weight_magnitude(sign_mode)`` (the Dense rule of the quantizer's table)."""
+        return target.weight_magnitude(sign_mode)
 
     def decay_to_du(self, current_decay: float) -> int:
         """12-bit ``du`` for a current decay fraction: ``du + ds_offset = round(unity * decay)``."""

@@ -28,7 +28,9 @@ import numpy.typing as npt
 from lavabridge.backends.inputs import BatchInput, prepare_input
 from lavabridge.backends.runtime import WatchedRuntime
 from lavabridge.backends.streaming import StreamingGraph, build_streaming_graph, workdir
+from lavabridge.conv import whc_to_chw
 from lavabridge.errors import InputError, LavaRuntimeError
+from lavabridge.exporters.lava import to_lava_order
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
@@ -188,7 +190,8 @@ class LavaSession:
             # the tap loaded a stale row at the end of the previous call: set this one directly
             first = sg.network.layers[0].neuron
             if first.input_var is not None:
-                first.var(first.input_var).set(batch.data[0].astype(np.int32))
+                row = to_lava_order(batch.data[0], self.graph.shapes[0])
+                first.var(first.input_var).set(row.astype(np.int32))
         t_run = t_io = 0.0
         starts = range(0, B, C)
         bar = None
@@ -232,18 +235,18 @@ class LavaSession:
     def _write_inputs(self, batch: BatchInput, b0: int, b1: int, g0: int) -> None:
         n = b1 - b0
         if batch.kind == InputKind.SPIKES:
-            self._maps["input"][self._rows(g0, n)] = batch.data[b0:b1].reshape(
-                n * self.num_steps, -1
-            )
+            steps = batch.data[b0:b1].reshape(n * self.num_steps, -1)
+            self._maps["input"][self._rows(g0, n)] = to_lava_order(steps, self.graph.input_shape)
             return
+        shape = self.graph.shapes[0]
         # the tap loads sample g's bias at the end of sample g-1, from row g % (chunk + 1);
         # sample g0 was loaded already (or set directly), so write g0+1 .. g0+n-1 (+ the next
         # call's first sample is unknown: it is set directly when that call starts)
         rows = self.chunk + 1
         for j in range(1, n):
-            self._maps["bias"][(g0 + j) % rows] = batch.data[b0 + j]
+            self._maps["bias"][(g0 + j) % rows] = to_lava_order(batch.data[b0 + j], shape)
         if b1 < batch.batch:
-            self._maps["bias"][(g0 + n) % rows] = batch.data[b1]
+            self._maps["bias"][(g0 + n) % rows] = to_lava_order(batch.data[b1], shape)
 
     def _read_outputs(
         self,
@@ -257,10 +260,15 @@ class LavaSession:
         n, T = b1 - b0, self.num_steps
         rows = self._rows(g0, n)
         for i, size in enumerate(self.graph.sizes):
-            spikes[i][b0:b1] = self._maps[f"spikes_{i}"][rows].reshape(n, T, size)
+            spikes[i][b0:b1] = self._flat(f"spikes_{i}", rows).reshape(n, T, size)
             if us is not None and vs is not None:
-                us[i][b0:b1] = self._maps[f"u_{i}"][rows].reshape(n, T, size)
-                vs[i][b0:b1] = self._maps[f"v_{i}"][rows].reshape(n, T, size)
+                us[i][b0:b1] = self._flat(f"u_{i}", rows).reshape(n, T, size)
+                vs[i][b0:b1] = self._flat(f"v_{i}", rows).reshape(n, T, size)
+
+    def _flat(self, key: str, rows: npt.NDArray[np.int64]) -> np.ndarray:
+        """Rows of a shared file in lavabridge's flat C-major order (image files hold (W, H, C))."""
+        arr = self._maps[key][rows]
+        return whc_to_chw(arr) if arr.ndim == 4 else arr
 
 
 def run_lava(

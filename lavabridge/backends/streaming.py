@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lavabridge.exporters.lava import LavaNetwork, build_network
+from lavabridge.exporters.lava import LavaNetwork, build_network, lava_shape
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.semantics import InputKind
 
@@ -215,7 +215,7 @@ def build_streaming_graph(
         anchor=first.process,
         inp=None if bias else net.inp,
         bias_var=first.var(first.input_var) if bias and first.input_var else None,
-        in_shape=(graph.n_in,),
+        in_shape=lava_shape(graph.input_shape),
         num_steps=num_steps,
         capacity=capacity,
         workdir=workdir,

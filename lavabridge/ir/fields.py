@@ -85,6 +85,35 @@ class Choice(Spec):
             raise ValidationError(where, param, f"{value!r} is not one of {allowed}") from None
 
 
+@dataclass(frozen=True)
+class Ints(Spec):
+    """A tuple of ``n`` ints in ``[lo, hi]``; one int broadcasts to all ``n`` (as torch's
+    ``stride=2`` means ``(2, 2)``). ``None`` is kept when ``optional``."""
+
+    n: int
+    lo: int
+    hi: int
+    optional: bool = False
+
+    def convert(self, value: Any, node: Any, where: str, param: str) -> tuple[int, ...] | None:
+        if value is None and self.optional:
+            return None
+        items = [value] * self.n if isinstance(value, numbers.Integral) else value
+        want = f"an int or {self.n} ints in [{self.lo}, {self.hi}]"
+        try:
+            items = list(items)
+        except TypeError:
+            raise ValidationError(where, param, f"must be {want} (got {value!r})") from None
+        if len(items) != self.n or any(
+            isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) for v in items
+        ):
+            raise ValidationError(where, param, f"must be {want} (got {value!r})")
+        out = tuple(int(v) for v in items)
+        if any(not self.lo <= v <= self.hi for v in out):
+            raise ValidationError(where, param, f"{out} is outside the allowed range: {want}")
+        return out
+
+
 def read_only(arr: np.ndarray) -> np.ndarray:
     """A read-only view of a private copy: ``setflags(write=True)`` on it raises."""
     owner = np.array(arr, copy=True)

@@ -194,6 +194,12 @@ class Graph:
                 where, "weight", f"{shown}n_in {syn.n_in} != size {_size(src)} of source "
                 f"{describe(srcs[0], src)}",
             )  # fmt: skip
+        want, have = getattr(syn, "in_shape", None), self.shape_of(srcs[0])
+        if want is not None and have is not None and tuple(want) != have:
+            raise ValidationError(
+                where, "in_shape", f"{tuple(want)} != shape {have} of source "
+                f"{describe(srcs[0], src)}",
+            )  # fmt: skip
         if syn.n_out != _size(dst):
             raise ValidationError(
                 where, "weight", f"{shown}n_out {syn.n_out} != size {_size(dst)} of target "
@@ -208,6 +214,15 @@ class Graph:
     def targets(self, name: str) -> tuple[str, ...]:
         """Names of the nodes ``name`` has an edge to, in edge order."""
         return tuple(d for s, d in self.edges if s == name)
+
+    def shape_of(self, name: str) -> tuple[int, ...] | None:
+        """The (C, H, W) shape of population ``name`` when an image synapse (``out_shape``) feeds
+        it, else ``None`` (a flat population, or the Input)."""
+        for src in self.sources(name):
+            shape = getattr(self.nodes[src], "out_shape", None)
+            if shape is not None and name not in self.sources(src):
+                return tuple(shape)
+        return None
 
     @property
     def input_name(self) -> str:

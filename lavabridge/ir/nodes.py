@@ -67,6 +67,10 @@ class Node:
         if "kind" not in type(self).__dict__ or type(self).role not in ROLES:
             raise TypeError(f"{type(self).__name__} is abstract: use Input, Dense, CubaLIF, ...")
         validate(self)
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields, after each field's own rule (none by default)."""
 
     def with_(self: _N, **changes: Any) -> _N:
         """A copy with ``changes`` applied, validated again (``dataclasses.replace``)."""
@@ -257,7 +261,3 @@ def IF(  # noqa: N802 - named after the neuron model, like the classes
     """An integrate-and-fire population: :class:`CubaLIF` with ``current_decay=1`` and
     ``voltage_decay=0`` (``v[t] = v[t-1] + I[t] + bias``)."""
     return CubaLIF(size, 1.0, 0.0, threshold, bias, reset, compare)  # type: ignore[arg-type]
-
-
-NODE_TYPES: dict[str, type[Node]] = {cls.kind: cls for cls in (Input, Dense, CubaLIF)}
-"""Node class by its ``kind`` name (what files store)."""

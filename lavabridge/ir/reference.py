@@ -15,12 +15,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.conv import conv2d
 from lavabridge.delays import DelayRing, split_by_delay
 from lavabridge.dispatch import Table
 from lavabridge.errors import InputError
 from lavabridge.ir.chain import describe
 from lavabridge.ir.graph import Graph
 from lavabridge.ir.nodes import CubaLIF, Dense, Input, Neuron, Synapse
+from lavabridge.ir.spatial import Spatial
 from lavabridge.recording import Recording
 from lavabridge.semantics import Compare, InputKind, Reset
 
@@ -53,6 +55,25 @@ class DenseFloat:
             self.ring.receive(d, s @ wt)
 
 
+class SpatialFloat:
+    """A conv or pool (:mod:`lavabridge.ir.spatial`): ``I[t] = conv(s[t-1]) + b`` (one step)."""
+
+    def __init__(self, node: Spatial, batch: int) -> None:
+        self.geom = node.geometry
+        self.kernel = node.kernel()
+        bias = getattr(node, "bias", None)
+        hw = self.geom.out_shape[1] * self.geom.out_shape[2]
+        self.bias = None if bias is None else np.repeat(np.asarray(bias, np.float64), hw)
+        self.ring = DelayRing(0, (batch, node.n_out), np.float64)
+
+    def send(self) -> F64:
+        out = self.ring.send()
+        return out if self.bias is None else out + self.bias
+
+    def receive(self, s: F64) -> None:
+        self.ring.receive(0, conv2d(self.geom, s, self.kernel))
+
+
 NeuronStep = Callable[..., tuple[F64, F64, npt.NDArray[np.bool_]]]
 
 
@@ -70,7 +91,9 @@ def cuba_step(
     return u, v, s
 
 
-SYNAPSES: Table[Callable[..., FloatSynapse]] = Table("float reference", {Dense: DenseFloat})
+SYNAPSES: Table[Callable[..., FloatSynapse]] = Table(
+    "float reference", {Dense: DenseFloat, Spatial: SpatialFloat}
+)
 NEURONS: Table[NeuronStep] = Table("float reference", {CubaLIF: cuba_step})
 
 

@@ -15,7 +15,7 @@ Node and edge order are kept. Loading re-validates every node and the graph.
 
 Serialization is generic: a node's fields are read from the dataclass and sorted into scalars and
 arrays by their declared rules; there is no per-node-type code here. The one table is
-:data:`~lavabridge.ir.nodes.NODE_TYPES` (kind name -> node class): a node whose class is not in it
+:data:`~lavabridge.ir.kinds.NODE_TYPES` (kind name -> node class): a node whose class is not in it
 cannot be written (it could not be read back), a file naming an unknown kind cannot be read; both
 raise :class:`~lavabridge.errors.UnsupportedError`.
 """
@@ -35,7 +35,8 @@ from lavabridge.dispatch import Table
 from lavabridge.errors import LavaBridgeError, ModelFileError
 from lavabridge.ir.fields import field_spec
 from lavabridge.ir.graph import Graph
-from lavabridge.ir.nodes import NODE_TYPES, Node
+from lavabridge.ir.kinds import NODE_TYPES
+from lavabridge.ir.nodes import Node
 
 FORMAT_NAME = "lavabridge.ir"
 FORMAT_VERSION = 1

@@ -3,6 +3,7 @@
 from lavabridge.quant.encoding import InputEncoding
 from lavabridge.quant.qgraph import QGraph, QLayer, graphs_equal
 from lavabridge.quant.qnodes import QCubaLIF, QDense, QNeuron, QNode, QSynapse, infer_sign_mode
+from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Approximation, Compare, InputKind, Reset
 from lavabridge.target import LOIHI2, LoihiTarget, SignMode
 
@@ -13,6 +14,7 @@ __all__ = [
     "InputEncoding",
     "InputKind",
     "LoihiTarget",
+    "QConv",
     "QCubaLIF",
     "QDense",
     "QGraph",

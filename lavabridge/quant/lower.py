@@ -6,6 +6,9 @@ a rule turns the float node into the integers Lava computes with::
 
     Dense:   W_int = mantissa(sigma W)  (the sign mode's 8-bit grid), weight_exp = e,
              where S = 2^act_shift 2^e sigma
+    Conv, SumPool2d, AvgPool2d (a QConv):  W_int = round(sigma W) within +-255, e = 0 (Lava's
+             Conv ignores weight_exp), so S = 2^act_shift sigma; an average pool's 1/(kH kW)
+             is folded into that scale, i.e. into the threshold and bias of the neurons it feeds
     CubaLIF: vth = round(S threshold / 2^vth_shift),  bias_mant << bias_exp = round(S bias),
              du, dv = the 12-bit decays the float model already uses
 
@@ -25,8 +28,9 @@ import numpy.typing as npt
 
 from lavabridge.dispatch import Table
 from lavabridge.errors import UnsupportedError
-from lavabridge.ir import CubaLIF, Dense
+from lavabridge.ir import CubaLIF, Dense, Spatial
 from lavabridge.quant.qnodes import QCubaLIF, QDense, QNeuron, QSynapse
+from lavabridge.quant.qspatial import QConv
 from lavabridge.quant.report import QuantPolicy
 from lavabridge.semantics import Approximation, Compare, Reset
 from lavabridge.target import LoihiTarget, SignMode
@@ -53,11 +57,17 @@ class SynapseRule:
     bias : node -> float vector (n_out,) or None
         A bias the synapse adds to the current every step (folded into the neuron bias).
     lower : (node, mantissas, weight_exp, sign mode, target) -> QSynapse
+    mantissa : (weights, sigma, sign mode, target) -> integer weights
+    magnitude : (sign mode, target) -> the largest integer weight magnitude ``sigma`` maps to
+    free_exp : whether the layer may choose ``weight_exp`` (Dense), or it is 0 (Conv)
     """
 
     weight: Callable[[Any], F64]
     bias: Callable[[Any], F64 | None]
     lower: Callable[[Any, I64, int, SignMode, LoihiTarget], QSynapse]
+    mantissa: Callable[[F64, float, SignMode, LoihiTarget], I64] = weight_mantissa
+    magnitude: Callable[[SignMode, LoihiTarget], int] = LoihiTarget.weight_magnitude_of
+    free_exp: bool = True  # False: the process ignores weight_exp, the layer's exponent is 0
 
 
 def _dense_bias(d: Dense) -> F64 | None:
@@ -75,6 +85,38 @@ DENSE = SynapseRule(
     weight=lambda d: np.asarray(d.weight, np.float64),
     bias=_dense_bias,
     lower=_lower_dense,
+)
+
+
+def conv_mantissa(w: F64, sigma: float, mode: SignMode, target: LoihiTarget) -> I64:
+    """``round(sigma * w)`` within ``+-conv_weight_magnitude`` (Lava's Conv uses them as given)."""
+    m = target.conv_weight_magnitude
+    return np.clip(np.rint(w * sigma), -m, m).astype(np.int64)
+
+
+def _spatial_bias(node: Spatial) -> F64 | None:
+    """A conv bias per channel, as the per-neuron bias it adds (repeated over H x W)."""
+    bias = getattr(node, "bias", None)
+    if bias is None or not np.any(bias):
+        return None
+    _, h, w = node.out_shape
+    return np.repeat(np.asarray(bias, np.float64), h * w)
+
+
+def _lower_spatial(
+    node: Spatial, mant: I64, exp: int, mode: SignMode, target: LoihiTarget
+) -> QConv:
+    g = node.geometry
+    return QConv(mant, g.in_shape, g.stride, g.padding, g.dilation, g.groups)
+
+
+SPATIAL = SynapseRule(
+    weight=lambda n: n.kernel(),
+    bias=_spatial_bias,
+    lower=_lower_spatial,
+    mantissa=conv_mantissa,
+    magnitude=lambda mode, target: target.conv_weight_magnitude,
+    free_exp=False,
 )
 
 
@@ -163,5 +205,5 @@ CUBA = NeuronRule(
     lower=_lower_cuba,
 )
 
-SYNAPSES: Table[SynapseRule] = Table("quantizer", {Dense: DENSE})
+SYNAPSES: Table[SynapseRule] = Table("quantizer", {Dense: DENSE, Spatial: SPATIAL})
 NEURONS: Table[NeuronRule] = Table("quantizer", {CubaLIF: CUBA})

@@ -31,7 +31,7 @@ from lavabridge.ir import ChainLayer, Graph
 from lavabridge.ir.chain import describe
 from lavabridge.quant.calibrate import Calibration, calibrate, input_gain
 from lavabridge.quant.encoding import InputEncoding
-from lavabridge.quant.lower import NEURONS, SYNAPSES, NeuronInts, weight_mantissa
+from lavabridge.quant.lower import NEURONS, SYNAPSES, NeuronInts, SynapseRule
 from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.quant.qnodes import QSynapse, infer_sign_mode
 from lavabridge.quant.report import LayerQuantReport, QuantPolicy, QuantReport
@@ -129,13 +129,24 @@ class _Scale:
         return (1 << target.act_shift) * 2.0**self.exp * self.sigma
 
 
-def _layer_scale(mats: list[F64], cap: float, policy: QuantPolicy, target: LoihiTarget) -> _Scale:
+def _layer_scale(
+    mats: list[F64], rules: list[SynapseRule], cap: float, policy: QuantPolicy,
+    target: LoihiTarget, where: str,
+) -> _Scale:  # fmt: skip
     modes = tuple(infer_sign_mode(m) for m in mats)
     peak_w = max((float(np.abs(m).max()) for m in mats), default=0.0)
     act = 1 << target.act_shift
     if peak_w == 0.0:
         return _Scale(cap / act, 0, modes)
-    sigma = min(target.weight_magnitude(md) for md in modes) / peak_w
+    sigma = min(r.magnitude(md, target) for r, md in zip(rules, modes, strict=True)) / peak_w
+    if not all(r.free_exp for r in rules):
+        if policy.fixed_weight_exp not in (None, 0):
+            raise UnsupportedError(
+                f"{where}: QuantPolicy(fixed_weight_exp={policy.fixed_weight_exp}) cannot hold "
+                "for a conv or pooling layer: Lava's Conv ignores weight_exp, so its layers use 0",
+                node=where, stage="quantizer", supported=("fixed_weight_exp=None", "0"),
+            )  # fmt: skip
+        return _Scale(min(sigma, cap / act), 0, modes)
     if policy.fixed_weight_exp is None:
         return _Scale(sigma, _choose_exp(sigma, cap, target), modes)
     e = policy.fixed_weight_exp
@@ -165,7 +176,7 @@ def _quantize_layer(
         in_values = input_gain(graph) * np.asarray(calibration, np.float64) + bias
         top = target.bias_mant_range[1] * 2.0 ** target.bias_exp_range[1]
         cap = min(cap, top / max(np.abs(in_values).max(), 1e-300))
-    sc = _layer_scale(mats, cap, policy, target)
+    sc = _layer_scale(mats, srules, cap, policy, target, lname)
     notes: tuple[str, ...] = ()
     if mats and not any(np.any(m) for m in mats):
         notes = (f"{lname}: all weights are zero (the layer only sees its bias)",)
@@ -178,7 +189,7 @@ def _quantize_layer(
             "weights/threshold",
         )  # fmt: skip
     q_mats = [
-        weight_mantissa(m, sc.sigma, md, target) for m, md in zip(mats, sc.modes, strict=True)
+        r.mantissa(m, sc.sigma, md, target) for r, m, md in zip(srules, mats, sc.modes, strict=True)
     ]
     encoding = None
     if in_values is None:

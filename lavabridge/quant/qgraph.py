@@ -124,6 +124,13 @@ class QGraph:
         prev = self.n_in
         for i, layer in enumerate(self.layers):
             self._check_layer(i, layer, prev)
+            want = getattr(layer.synapse, "in_shape", None)
+            have = self.shapes[i - 1] if i > 0 else None
+            if want is not None and have is not None and len(have) == 3 and want != have:
+                raise ValidationError(
+                    f"layer {i} '{layer.name}' synapse", "in_shape",
+                    f"{want} != shape {have} of layer {i - 1} '{self.layers[i - 1].name}'",
+                )  # fmt: skip
             prev = layer.size
 
     def _check_layer(self, i: int, layer: QLayer, prev: int) -> None:
@@ -163,6 +170,28 @@ class QGraph:
     def sizes(self) -> tuple[int, ...]:
         """Neuron count of each layer."""
         return tuple(layer.size for layer in self.layers)
+
+    @property
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
+        """Each layer's shape: ``(C, H, W)`` when an image synapse feeds it (its ``out_shape``) or
+        reads it (the next layer's ``in_shape``), else ``(size,)``. Neurons are stored flat, in
+        C-major order, whatever their shape."""
+        out = []
+        for i, layer in enumerate(self.layers):
+            shape = getattr(layer.synapse, "out_shape", None)
+            if shape is None and i + 1 < len(self.layers):
+                shape = getattr(self.layers[i + 1].synapse, "in_shape", None)
+            out.append(tuple(shape) if shape is not None else (layer.size,))
+        return tuple(out)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The input's shape: layer 0's synapse ``in_shape`` (an image), layer 0's shape for a
+        bias input, else ``(n_in,)``."""
+        first = self.layers[0]
+        if first.synapse is None:
+            return self.shapes[0]
+        return tuple(getattr(first.synapse, "in_shape", None) or (self.n_in,))
 
     @property
     def approximations(self) -> tuple[tuple[str, Approximation], ...]:

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from lavabridge.backends.golden.arith import LifTrace, bias_from_mantissa, lif_trace
 from lavabridge.backends.golden.fast import feed_forward
-from lavabridge.backends.golden.ops import DenseOps, LayerOps, layer_ops
+from lavabridge.backends.golden.ops import LayerOps, SynapseOps, layer_ops
 from lavabridge.backends.inputs import BatchInput
 from lavabridge.errors import InputError
 from lavabridge.ir import ChainLayer, CubaLIF, Dense
@@ -104,7 +104,7 @@ class LayerHealth:
 
 
 # ----------------------------------------------------------------------------- arithmetic
-def _drive(ops: DenseOps, s_in: npt.NDArray[np.generic]) -> I64:
+def _drive(ops: SynapseOps, s_in: npt.NDArray[np.generic]) -> I64:
     """``a[:, t]`` for all t ``[B, T, n_out]`` of spikes ``s_in`` ``[B, T, n_in]``: the synapse's
     layer-major golden form, in int64 (``a_in(t) = H[t - 1]``)."""
     B, T, _ = s_in.shape

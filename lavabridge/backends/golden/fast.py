@@ -44,12 +44,12 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.backends.golden.arith import lif_step
-from lavabridge.backends.golden.ops import Conn, LayerPlan
+from lavabridge.backends.golden.ops import Connection, LayerPlan
 from lavabridge.delays import DelayRing, delay_sum
 
 
 def feed_forward(
-    conn: Conn, s_prev: np.ndarray, out_dtype: type, out: np.ndarray | None = None
+    conn: Connection, s_prev: np.ndarray, out_dtype: type, out: np.ndarray | None = None
 ) -> np.ndarray:
     """``H`` (T, B, n) with ``a_in(t) * 2^shift = H[t - 1]`` from spikes ``s_prev`` (T, B, n_in).
 
@@ -118,7 +118,7 @@ def _rec_ring(plan: LayerPlan, B: int, n: int, dtype: type) -> DelayRing | None:
     return DelayRing(plan.rec.max_delay, (B, n), dtype)
 
 
-def _rec_receive(rec: Conn, ring: DelayRing, s: np.ndarray) -> None:
+def _rec_receive(rec: Connection, ring: DelayRing, s: np.ndarray) -> None:
     """Accumulate the recurrent input of this step's spikes ``s`` for the steps ``+ 1 + d``."""
     sf = s.view(np.uint8).astype(np.float32)
     for d, wt in rec.buckets:

@@ -1,6 +1,7 @@
 """The golden emulator's dispatch tables: how each QGraph node kind is computed, exactly.
 
-:data:`SYNAPSES` maps a synapse kind to its ops (:class:`DenseOps` for :class:`QDense`): the bound
+:data:`SYNAPSES` maps a synapse kind to its ops (:class:`DenseOps` for :class:`QDense`,
+:class:`~lavabridge.backends.golden.spatial.ConvOps` for :class:`QConv`): the bound
 on ``|a_in|`` it can deliver (the input of every exactness proof), its fast form for the
 layer-major engine (:class:`Conn`: float GEMMs, exact under that bound) and its step-major form
 for the int64 oracle (:class:`DenseStep`). Both forms evaluate the one delayed-accumulation rule of
@@ -20,11 +21,13 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.backends.golden.arith import LifParams, floor_shift
+from lavabridge.backends.golden.spatial import ConvConn, ConvOps
 from lavabridge.delays import DelayRing, Split, exact_float_dtype, row_bound, split_by_delay
 from lavabridge.dispatch import Table
 from lavabridge.errors import UnsupportedError
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Compare, Reset
 from lavabridge.target import LoihiTarget
 
@@ -188,8 +191,11 @@ def cuba_params(neuron: QCubaLIF, target: LoihiTarget, where: str) -> LifParams:
     return LifParams.build(neuron, target)
 
 
-SYNAPSES: Table[Callable[[Any, LoihiTarget], DenseOps]] = Table(
-    "golden emulator", {QDense: DenseOps.build}
+SynapseOps = DenseOps | ConvOps
+Connection = Conn | ConvConn
+
+SYNAPSES: Table[Callable[[Any, LoihiTarget], SynapseOps]] = Table(
+    "golden emulator", {QDense: DenseOps.build, QConv: ConvOps.build}
 )
 NEURONS: Table[Callable[[Any, LoihiTarget, str], LifParams]] = Table(
     "golden emulator", {QCubaLIF: cuba_params}
@@ -200,8 +206,8 @@ NEURONS: Table[Callable[[Any, LoihiTarget, str], LifParams]] = Table(
 class LayerOps:
     """One layer's ops: its synapses (``None`` where absent) and its neuron constants."""
 
-    synapse: DenseOps | None
-    recurrent: DenseOps | None
+    synapse: SynapseOps | None
+    recurrent: SynapseOps | None
     lif: LifParams
 
 
@@ -224,8 +230,8 @@ def layer_ops(graph: QGraph) -> tuple[LayerOps, ...]:
 class LayerPlan:
     """One layer prepared for the fast engine."""
 
-    ff: Conn | None
-    rec: Conn | None
+    ff: Connection | None
+    rec: Connection | None
     lif: LifParams
     fast: bool  # float64 LIF (A < 2^18); else the int64 oracle step
     rec_bound: int  # bound on |a_in| from the recurrent connection
