@@ -79,3 +79,29 @@ def test_dense_defaults_match_target() -> None:
     d = Dense(weights=np.ones((2, 2)))
     assert d.proc_params.get("num_weight_bits", 8) == 8
     assert d.proc_params.get("weight_exp", 0) == 0
+
+
+def test_conv_entries_match_lava_model() -> None:
+    """What the target table says of Lava's fixed-point Conv, read off the installed model:
+    int8 geometry Vars, a 24-bit wrap of the output, weight_exp / num_weight_bits ignored."""
+    from lava.proc.conv import utils
+    from lava.proc.conv.models import PyConvModelFixed
+
+    for name in ("kernel_size", "stride", "padding", "dilation", "groups"):
+        assert getattr(PyConvModelFixed, name).d_type is np.int8  # hence conv_param_max = 127
+    assert np.iinfo(np.int8).max == LOIHI2.conv_param_max
+    assert PyConvModelFixed.weight.d_type is np.int32
+    assert PyConvModelFixed.a_out.precision == LOIHI2.conv_out_bits
+    half = 1 << (LOIHI2.conv_out_bits - 1)
+    x = np.array([half - 1, half, -half, -half - 1, 9 * 100 * (1 << 20)])
+    wrapped = utils.signed_clamp(x, bits=LOIHI2.conv_out_bits)
+    assert wrapped.tolist() == [half - 1, -half, -half, half - 1, 4194304]
+    model = PyConvModelFixed.__new__(PyConvModelFixed)
+    np.testing.assert_array_equal(model.clamp_precision(x), wrapped)
+    # the convolution itself reads neither weight_exp nor num_weight_bits
+    import inspect
+
+    source = inspect.getsource(PyConvModelFixed.__mro__[1].run_spk)
+    assert "weight_exp" not in source and "num_weight_bits" not in source
+    lo, hi = LOIHI2.conv_weight_range
+    assert np.iinfo(np.int32).min < lo and hi < np.iinfo(np.int32).max
