@@ -6,6 +6,9 @@ The file is what ``lava.lib.dl.netx.hdf5.Network`` (lava-dl 0.6.0) reads (layout
 * ``type``: ``dense``, or ``dense_rec`` with ``weight_rec`` for a recurrent layer; layer 0 of a
   bias-input graph is ``input`` (its neurons take the sample through ``bias_mant``);
 * ``shape = [n]``, ``weight`` (n_out, n_in), optional ``bias`` and ``delay`` (n_out, n_in);
+* ``conv`` layers (:mod:`lavabridge.formats.netx_conv`): ``shape = [C, H, W]``, torch's kernel,
+  geometry, one bias per channel; a shape-only ``input`` entry comes first when layer 0 is a conv
+  taking spikes, and a ``flatten`` entry before a dense layer reading an image layer;
 * ``neuron``: ``type = CUBA``, ``iDecay = du + 1``, ``vDecay = dv``, ``vThMant = vth``.
 
 Every connection is checked by building what netx will build from the stored integers
@@ -37,8 +40,10 @@ from lavabridge.atomic import atomic_path
 from lavabridge.dispatch import Table
 from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import NETX_BIAS_EXP, NETX_MAX_DELAY, netx_dense
+from lavabridge.formats.netx_conv import conv_items
 from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Compare, InputKind, Reset
 from lavabridge.target import LOIHI2
 
@@ -194,8 +199,18 @@ def _dense_layer_items(layer: QLayer, where: str) -> dict[str, Any]:
     return items
 
 
+def _conv_layer_items(layer: QLayer, where: str) -> dict[str, Any]:
+    """``type`` / ``shape`` / ``weight`` / geometry / per-channel ``bias`` of a conv layer."""
+    conv = layer.synapse
+    if not isinstance(conv, QConv) or layer.recurrent is not None:
+        raise UnsupportedError(f"{where}: netx conv layers have no recurrent connection",
+                               node=where, stage="netx writer", supported=("Conv",))  # fmt: skip
+    bias = _bias_mantissa(layer.neuron, where) if isinstance(layer.neuron, QCubaLIF) else None
+    return conv_items(conv, bias, where)
+
+
 SYNAPSES: Table[Callable[[QLayer, str], dict[str, Any]]] = Table(
-    "netx writer", {QDense: _dense_layer_items}
+    "netx writer", {QDense: _dense_layer_items, QConv: _conv_layer_items}
 )
 NEURONS: Table[Callable[[Any, str], dict[str, Any]]] = Table("netx writer", {QCubaLIF: _cuba_items})
 
@@ -205,7 +220,7 @@ def _layer_items(graph: QGraph, i: int, transform: dict[str, int] | None) -> dic
     layer = graph.layers[i]
     where = f"layer {i} '{layer.name}'"
     neuron = NEURONS.of(layer.neuron, f"{where} neuron")(layer.neuron, where)
-    items: dict[str, Any] = {"shape": np.array([layer.size], np.int64)}
+    items: dict[str, Any] = {"shape": np.array(graph.shapes[i], np.int64)}
     if layer.synapse is None:  # bias-input layer 0
         if layer.recurrent is not None:
             raise UnsupportedError(f"{where}: netx's input layer has no recurrent connection")
@@ -254,19 +269,41 @@ def write_netx(
             raise ValidationError(where, "input_transform", f"keys must be weight, bias: "
                                   f"got {sorted(input_transform)}")  # fmt: skip
         input_transform = {k: int(v) for k, v in input_transform.items()}
-    specs = [_layer_items(graph, i, input_transform) for i in range(len(graph.layers))]
+    entries = _entries(graph, input_transform)
     p = Path(path)
     try:
         with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["lavabridge_name"] = graph.name
             group = f.create_group("layer")
-            for i, (layer, spec) in enumerate(zip(graph.layers, specs, strict=True)):
+            for i, (name, spec) in enumerate(entries):
                 g = group.create_group(str(i))
-                g.attrs["lavabridge_name"] = layer.name
-                neuron = g.create_group("neuron")
-                for key, value in spec.pop("neuron").items():
-                    neuron.create_dataset(key, data=value)
+                if name is not None:
+                    g.attrs["lavabridge_name"] = name
+                if "neuron" in spec:
+                    neuron = g.create_group("neuron")
+                    for key, value in spec.pop("neuron").items():
+                        neuron.create_dataset(key, data=value)
                 for key, value in spec.items():
                     g.create_dataset(key, data=value)
     except OSError as exc:
         raise ModelFileError(f"{p}: cannot write netx file ({exc})") from exc
+
+
+def _entries(
+    graph: QGraph, transform: dict[str, int] | None
+) -> list[tuple[str | None, dict[str, Any]]]:
+    """``(lavabridge_name, datasets)`` of every ``/layer/<i>`` entry: the layers, a shape-only
+    ``input`` before a conv that takes spikes, a ``flatten`` before a dense that reads a 3-D
+    layer (netx's ``transpose([2, 1, 0]).flatten()``, lavabridge's C-major order)."""
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    shapes = graph.shapes
+    if isinstance(graph.layers[0].synapse, QConv):
+        out.append((None, {"type": np.array([b"input"], "S10"),
+                           "shape": np.array(graph.input_shape, np.int64)}))  # fmt: skip
+    for i, layer in enumerate(graph.layers):
+        prev = shapes[i - 1] if i > 0 else graph.input_shape
+        if isinstance(layer.synapse, QDense) and len(prev) == 3:
+            out.append((None, {"type": np.array([b"flatten"], "S10"),
+                               "shape": np.array([1, 1, int(np.prod(prev))], np.int64)}))  # fmt: skip
+        out.append((layer.name, _layer_items(graph, i, transform)))
+    return out

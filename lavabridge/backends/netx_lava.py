@@ -52,15 +52,18 @@ def _load(p: Path, num_layers: int | None, skip_layers: int) -> Any:
     except Exception as exc:
         raise ModelFileError(f"{p}: lava-dl netx could not load it: {exc}") from exc
     for i, b in enumerate(net.layers):
-        if type(b) not in (kinds.Input, kinds.Dense, kinds.RecurrentDense) or not hasattr(
-            b.neuron, "v"
-        ):
+        if type(b) not in (
+            kinds.Input,
+            kinds.Dense,
+            kinds.RecurrentDense,
+            kinds.Conv,
+        ) or not hasattr(b.neuron, "v"):
             raise UnsupportedError(
                 f"{p.name}: netx block {i} is {type(b).__name__} of {type(b.neuron).__name__}; "
-                "run_netx runs Input / Dense / RecurrentDense blocks of LIF neurons",
+                "run_netx runs Input / Dense / RecurrentDense / Conv blocks of LIF neurons",
                 node=f"{p.name}: netx block {i}",
                 stage="netx on Lava",
-                supported=("Input", "Dense", "RecurrentDense"),
+                supported=("Input", "Dense", "RecurrentDense", "Conv"),
             )
     return net, isinstance(net.layers[0], kinds.Input)
 
@@ -76,9 +79,9 @@ def _fill(sg: StreamingGraph, net: Any, batch: BatchInput, shapes: list[tuple[in
             np.int32
         )
     else:
-        n_in = batch.data.shape[2]
-        rows = np.memmap(sg.files["input"], np.int32, "r+", shape=(B * T, n_in))
-        rows[:] = batch.data.reshape(B * T, n_in)
+        shape = sg.shapes["input"]
+        rows = np.memmap(sg.files["input"], np.int32, "r+", shape=(B * T, *shape))
+        rows[:] = to_netx_order(batch.data.reshape(B * T, -1), shape)
         rows.flush()
 
 
@@ -122,7 +125,8 @@ def run_netx(
     net, bias_input = _load(p, num_layers, skip_layers)
     shapes = [tuple(int(s) for s in b.neuron.s_out.shape) for b in net.layers]
     kind = InputKind.BIAS if bias_input else InputKind.SPIKES
-    n_in = int(np.prod(shapes[0] if bias_input else net.inp.shape))
+    in_shape = shapes[0] if bias_input else tuple(int(s) for s in net.inp.shape)
+    n_in = int(np.prod(in_shape))
     batch = check_input(kind, n_in, x, num_steps, LOIHI2.bias_mant_range, p.name)
     B, T = batch.batch, batch.num_steps
     folder = workdir("netx")
@@ -135,7 +139,7 @@ def run_netx(
             anchor=net,
             inp=None if bias_input else net.inp,
             bias_var=net.layers[0].neuron.bias_mant if bias_input else None,
-            in_shape=shapes[0] if bias_input else (n_in,),
+            in_shape=in_shape,
             num_steps=T,
             capacity=B,
             workdir=folder,

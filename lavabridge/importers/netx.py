@@ -42,6 +42,7 @@ from lavabridge.formats.netx import (
     read_ints,
     read_str,
 )
+from lavabridge.formats.netx_conv import netx_conv_layer
 from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.semantics import InputKind
 
@@ -59,6 +60,7 @@ class _Reading:
     kind_in: InputKind = InputKind.SPIKES
     prev_kind: str = ""
     input_ndim: int = 1
+    prev_shape: tuple[int, ...] = ()  # (C, H, W) of the previous output, once known
 
 
 MAX_WIDTH = 1 << 24  # neurons in one netx layer (a QGraph's limit)
@@ -88,6 +90,7 @@ def _read_input(g: Any, i: int, where: str, st: _Reading) -> str:
     if not shape:
         raise ModelFileError(f"{where}: missing 'shape'")
     st.n_in = st.prev = int(np.prod(shape))
+    st.prev_shape = shape
     if "neuron" not in g or st.skip_layers:
         return "input"
     st.input_ndim, st.kind_in = len(shape), InputKind.BIAS
@@ -102,7 +105,8 @@ def _read_flatten(g: Any, i: int, where: str, st: _Reading) -> str:
         raise UnsupportedError(
             f"{where}: netx flattens the previous output with transpose([2, 1, 0]), which needs a "
             f"3-D (W, H, C) output, not a {st.prev_kind!r} layer",
-            node=where, stage="netx reader", supported=("flatten after a 3-D input layer",),
+            node=where, stage="netx reader",
+            supported=("flatten after a 3-D input layer", "flatten after a conv layer"),
         )  # fmt: skip
     return "flatten"
 
@@ -142,9 +146,9 @@ def _read_dense(g: Any, i: int, where: str, st: _Reading) -> str:
             f"{where}: skip_layers=1 skips an 'input' layer 0 only (got {kind!r})",
             node=where, stage="netx reader", supported=("input",),
         )  # fmt: skip
-    if st.prev_kind == "input_neuron" and st.input_ndim != 1:
+    if (st.prev_kind == "input_neuron" and st.input_ndim != 1) or st.prev_kind == "conv":
         raise UnsupportedError(
-            f"{where}: netx cannot connect a {st.input_ndim}-D input layer to a dense layer "
+            f"{where}: netx cannot connect a 3-D ({st.prev_kind}) layer to a dense layer "
             "without a 'flatten' layer between them", node=where, stage="netx reader",
         )  # fmt: skip
     first = not st.layers  # netx ignores a shape-only input's width here
@@ -156,6 +160,26 @@ def _read_dense(g: Any, i: int, where: str, st: _Reading) -> str:
     return kind
 
 
+def _read_conv(g: Any, i: int, where: str, st: _Reading) -> str:
+    if st.skip_layers and i == 0:
+        raise UnsupportedError(
+            f"{where}: skip_layers=1 skips an 'input' layer 0 only (got 'conv')",
+            node=where, stage="netx reader", supported=("input",),
+        )  # fmt: skip
+    if len(st.prev_shape) != 3 or st.prev_kind in ("flatten", "dense", "dense_rec"):
+        raise UnsupportedError(
+            f"{where}: a conv layer needs a 3-D (C, H, W) input: an 'input' layer with a 3-D "
+            f"shape or a conv layer before it (previous: {st.prev_kind or 'none'})",
+            node=where, stage="netx reader", supported=("conv after input or conv",),
+        )  # fmt: skip
+    layer = netx_conv_layer(g, st.prev_shape, f"conv{i}", where)
+    st.layers.append(layer)
+    if not st.n_in:
+        st.n_in = int(np.prod(st.prev_shape))
+    st.prev, st.prev_shape = layer.size, getattr(layer.synapse, "out_shape", ())
+    return "conv"
+
+
 READERS: Table[Callable[[Any, int, str, _Reading], str]] = Table(
     "netx reader",
     {
@@ -163,6 +187,7 @@ READERS: Table[Callable[[Any, int, str, _Reading], str]] = Table(
         "flatten": _read_flatten,
         "dense": _read_dense,
         "dense_rec": _read_dense,
+        "conv": _read_conv,
     },
 )
 """netx layer type -> reader; each updates the reading state and returns the kind it read."""

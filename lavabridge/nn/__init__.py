@@ -13,14 +13,18 @@ from lavabridge.nn.coding import to_time_major
 from lavabridge.nn.layers import CubaLIF, SpikingLayer, SpikingNet, delay_one_step
 from lavabridge.nn.loss import count_cross_entropy, membrane_cross_entropy, rate_mse_loss
 from lavabridge.nn.qat import disable_qat, enable_qat
+from lavabridge.nn.spatial import AvgPool2d, Conv2d, SumPool2d
 from lavabridge.nn.surrogate import Surrogate
 from lavabridge.nn.tracing import trace
 from lavabridge.target import decay_to_du, decay_to_dv
 
 __all__ = [
+    "AvgPool2d",
+    "Conv2d",
     "CubaLIF",
     "SpikingLayer",
     "SpikingNet",
+    "SumPool2d",
     "Surrogate",
     "count_cross_entropy",
     "decay_to_du",

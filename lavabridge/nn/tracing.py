@@ -5,7 +5,8 @@ layers use (``current_decay = (du + 1) / 4096``, ``voltage_decay = dv / 4096``, 
 table), one step of latency per synapse hop, the neurons' bias, threshold, reset and compare.
 
 Two dispatch tables map torch module types to IR nodes: :data:`SYNAPSES` (``nn.Linear`` ->
-:class:`~lavabridge.ir.Dense`) and :data:`NEURONS` (:class:`~lavabridge.nn.CubaLIF` ->
+:class:`~lavabridge.ir.Dense`; lavabridge's ``Conv2d`` / ``SumPool2d`` / ``AvgPool2d`` -> their IR
+nodes) and :data:`NEURONS` (:class:`~lavabridge.nn.CubaLIF` ->
 :class:`~lavabridge.ir.CubaLIF`). A module type without an entry is refused, naming its path.
 """
 
@@ -20,6 +21,7 @@ from torch import nn
 from lavabridge import ir
 from lavabridge.dispatch import Table
 from lavabridge.nn.layers import CubaLIF, SpikingNet
+from lavabridge.nn.spatial import AvgPool2d, Conv2d, SumPool2d
 
 
 def _dense(linear: nn.Linear) -> ir.Dense:
@@ -40,7 +42,21 @@ def _neuron(neuron: CubaLIF) -> ir.CubaLIF:
     )
 
 
-SYNAPSES: Table[Callable[[Any], ir.Synapse]] = Table("trace", {nn.Linear: _dense})
+def _conv(conv: Conv2d) -> ir.Conv2d:
+    g = conv.geometry
+    b = None if conv.bias is None else conv.bias.detach().cpu().double().numpy()
+    w = conv.weight.detach().cpu().double().numpy()
+    return ir.Conv2d(w, g.in_shape, g.stride, g.padding, g.dilation, g.groups, b)
+
+
+def _pool(pool: SumPool2d) -> ir.SumPool2d:
+    cls = ir.AvgPool2d if isinstance(pool, AvgPool2d) else ir.SumPool2d
+    return cls(pool.kernel_size, pool.in_shape, pool.stride, pool.padding)
+
+
+SYNAPSES: Table[Callable[[Any], ir.Synapse]] = Table(
+    "trace", {nn.Linear: _dense, Conv2d: _conv, SumPool2d: _pool, AvgPool2d: _pool}
+)
 NEURONS: Table[Callable[[Any], ir.Neuron]] = Table("trace", {CubaLIF: _neuron})
 
 
@@ -73,4 +89,4 @@ def trace(net: SpikingNet, name: str = "model") -> ir.Graph:
         return ir.Graph.sequential(
             first.neuron.size, *layers, name=name, input_gain=first.input_gain
         )
-    return ir.Graph.sequential(first.synapse.in_features, *layers, name=name)
+    return ir.Graph.sequential(int(first.synapse.in_features), *layers, name=name)
