@@ -25,7 +25,7 @@ from lavabridge.conv import chw_to_whc, lava_kernel
 from lavabridge.dispatch import Table
 from lavabridge.errors import UnsupportedError
 from lavabridge.quant.qgraph import QGraph
-from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense
 from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Compare, InputKind, Reset
 
@@ -34,6 +34,7 @@ STATE_VARS: dict[str, tuple[str, ...]] = {
     "DelayDense": ("a_buff",),
     "Conv": ("a_buf",),
     "LIF": ("u", "v"),
+    "LIFReset": ("u", "v"),
 }
 """Lava process class name -> the Vars that carry state from one step to the next."""
 
@@ -130,7 +131,7 @@ def make_lif(
     ``shape`` is lavabridge's ``(C, H, W)`` of an image layer (the LIF gets Lava's ``(W, H, C)``,
     its flat C-major bias reordered to match), default ``(size,)``.
     """
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFReset
 
     if (neuron.reset, neuron.compare) != (Reset.ZERO, Compare.GT):
         raise UnsupportedError(
@@ -142,7 +143,11 @@ def make_lif(
         )
     bm = neuron.bias_mant if bias_mant is None else bias_mant
     shape = (neuron.size,) if shape is None else shape
-    proc = LIF(
+    periodic: dict[str, Any] = {}
+    if isinstance(neuron, QCubaLIFReset):
+        periodic = {"reset_interval": neuron.reset_interval, "reset_offset": neuron.reset_offset}
+    proc = (LIFReset if periodic else LIF)(
+        **periodic,
         shape=lava_shape(shape),
         du=int(neuron.du),
         dv=int(neuron.dv),

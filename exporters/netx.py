@@ -42,7 +42,7 @@ from lavabridge.errors import ModelFileError, UnsupportedError, ValidationError
 from lavabridge.formats.netx import NETX_BIAS_EXP, NETX_MAX_DELAY, netx_dense
 from lavabridge.formats.netx_conv import conv_items
 from lavabridge.quant.qgraph import QGraph, QLayer
-from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense
 from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Compare, InputKind, Reset
 from lavabridge.target import LOIHI2
@@ -212,7 +212,18 @@ def _conv_layer_items(layer: QLayer, where: str) -> dict[str, Any]:
 SYNAPSES: Table[Callable[[QLayer, str], dict[str, Any]]] = Table(
     "netx writer", {QDense: _dense_layer_items, QConv: _conv_layer_items}
 )
-NEURONS: Table[Callable[[Any, str], dict[str, Any]]] = Table("netx writer", {QCubaLIF: _cuba_items})
+def _periodic_items(neuron: QCubaLIFReset, where: str) -> dict[str, Any]:
+    raise UnsupportedError(
+        f"{where}: a netx file cannot hold reset_interval={neuron.reset_interval} (it is an "
+        "argument of netx's loader, Network(reset_interval=...)); write the graph without the "
+        "periodic reset and load it with reset_interval, or keep it as .lbq",
+        node=where, stage="netx writer", supported=("CubaLIF",),
+    )  # fmt: skip
+
+
+NEURONS: Table[Callable[[Any, str], dict[str, Any]]] = Table(
+    "netx writer", {QCubaLIF: _cuba_items, QCubaLIFReset: _periodic_items}
+)
 
 
 def _layer_items(graph: QGraph, i: int, transform: dict[str, int] | None) -> dict[str, Any]:

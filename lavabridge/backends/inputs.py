@@ -104,7 +104,18 @@ def prepare_input(graph: QGraph, x: npt.ArrayLike, num_steps: int | None = None)
     ------
     InputError
         Wrong rank or width, non-binary spikes, bias values beyond the LIF's ``bias_mant`` range,
-        or a missing/contradicting ``num_steps``.
+        or a missing/contradicting ``num_steps``, or, for more than one sample, one that is not a
+        multiple of a layer's ``reset_interval`` (every sample must see the same reset phase).
     """
     bias_range = graph.target.bias_mant_range
-    return check_input(graph.input_kind, graph.n_in, x, num_steps, bias_range, graph.name)
+    batch = check_input(graph.input_kind, graph.n_in, x, num_steps, bias_range, graph.name)
+    for layer in graph.layers:
+        interval = int(getattr(layer.neuron, "reset_interval", 0))
+        if interval > 0 and batch.num_steps % interval and batch.batch > 1:
+            raise InputError(
+                f"graph '{graph.name}' layer '{layer.name}': T={batch.num_steps} steps per sample "
+                f"is not a multiple of its reset_interval {interval} (samples follow each other "
+                "on one Lava clock, so only one sample, or T = k * reset_interval, keeps every "
+                "sample's reset phase)"
+            )
+    return batch

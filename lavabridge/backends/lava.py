@@ -167,6 +167,13 @@ class LavaSession:
             raise InputError(
                 f"session runs T={self.num_steps} steps, input has T={batch.num_steps}"
             )
+        intervals = [int(getattr(ly.neuron, "reset_interval", 0)) for ly in self.graph.layers]
+        if any(r > 0 and self.num_steps % r for r in intervals) and self._next_sample > 0:
+            raise InputError(
+                f"graph '{self.graph.name}': T={self.num_steps} is not a multiple of a layer's "
+                f"reset_interval {max(intervals)}, so only the session's first sample has the "
+                "reset phase the golden emulator assumes; open a new session per sample"
+            )
         try:
             return self._run(batch)
         except BaseException as exc:

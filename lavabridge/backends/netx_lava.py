@@ -20,7 +20,7 @@ from lavabridge.backends.inputs import BatchInput, check_input
 from lavabridge.backends.lava import QUICK_STOP_S, STOP_S
 from lavabridge.backends.runtime import WatchedRuntime
 from lavabridge.backends.streaming import StreamingGraph, StreamLayer, attach_streaming, workdir
-from lavabridge.errors import ModelFileError, UnsupportedError
+from lavabridge.errors import InputError, ModelFileError, UnsupportedError
 from lavabridge.exporters.lava import state_vars
 from lavabridge.formats.netx import existing, quiet_import, to_lavabridge_order, to_netx_order
 from lavabridge.recording import Recording
@@ -43,12 +43,19 @@ def _stream_layer(block: Any) -> StreamLayer:
     return StreamLayer(neuron.s_out, shape, observed, tuple(state))
 
 
-def _load(p: Path, num_layers: int | None, skip_layers: int) -> Any:
+def _load(
+    p: Path, num_layers: int | None, skip_layers: int, reset: tuple[int, int] | None = None
+) -> Any:
     hdf5 = quiet_import("lava.lib.dl.netx.hdf5")
     kinds = quiet_import("lava.lib.dl.netx.blocks.process")
     try:
         with np.errstate(divide="ignore"):  # optimize_weight_bits on single-signed weights
-            net = hdf5.Network(net_config=str(p), num_layers=num_layers, skip_layers=skip_layers)
+            periodic = (
+                {} if reset is None else {"reset_interval": reset[0], "reset_offset": reset[1]}
+            )
+            net = hdf5.Network(
+                net_config=str(p), num_layers=num_layers, skip_layers=skip_layers, **periodic
+            )
     except Exception as exc:
         raise ModelFileError(f"{p}: lava-dl netx could not load it: {exc}") from exc
     for i, b in enumerate(net.layers):
@@ -103,6 +110,8 @@ def run_netx(
     *,
     num_layers: int | None = None,
     skip_layers: int = 0,
+    reset_interval: int | None = None,
+    reset_offset: int = 0,
     stall_timeout: float | None = 120.0,
 ) -> Recording:
     """Load ``path`` with lava-dl's ``netx.hdf5.Network`` and run a batch on ``fixed_pt``.
@@ -113,7 +122,8 @@ def run_netx(
     with ``probe_uv``) is recorded; at each sample's end ``u``, ``v`` and every synapse's state are
     zeroed, so samples start from rest as in :func:`lavabridge.backends.golden.emulate`.
     The Recording (``backend="netx"``) has one entry per netx block, as ``read_netx``'s layers.
-    ``skip_layers=1`` builds the network without its input layer (spikes into the first dense).
+    ``skip_layers=1`` builds the network without its input layer (spikes into the first dense);
+    ``reset_interval`` / ``reset_offset`` are netx's (``T`` must be a multiple of the interval).
     The runtime is watched and always stopped as a :class:`~lavabridge.backends.lava.LavaSession`'s
     (:mod:`lavabridge.backends.runtime`).
     """
@@ -122,13 +132,17 @@ def run_netx(
 
     p = existing(path)
     t0 = time.perf_counter()
-    net, bias_input = _load(p, num_layers, skip_layers)
+    reset = None if reset_interval is None else (reset_interval, reset_offset)
+    net, bias_input = _load(p, num_layers, skip_layers, reset)
     shapes = [tuple(int(s) for s in b.neuron.s_out.shape) for b in net.layers]
     kind = InputKind.BIAS if bias_input else InputKind.SPIKES
     in_shape = shapes[0] if bias_input else tuple(int(s) for s in net.inp.shape)
     n_in = int(np.prod(in_shape))
     batch = check_input(kind, n_in, x, num_steps, LOIHI2.bias_mant_range, p.name)
     B, T = batch.batch, batch.num_steps
+    if reset_interval is not None and (reset_interval < 1 or (T % reset_interval and B > 1)):
+        raise InputError(f"{p.name}: with several samples, T={T} steps per sample must be a "
+                         f"multiple of reset_interval={reset_interval}")  # fmt: skip
     folder = workdir("netx")
     rt: WatchedRuntime | None = None
     failed = False

@@ -21,6 +21,7 @@ Lava is :func:`lavabridge.backends.netx_lava.run_netx`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from lavabridge.formats.netx import (
 )
 from lavabridge.formats.netx_conv import netx_conv_layer
 from lavabridge.quant.qgraph import QGraph, QLayer
+from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset
 from lavabridge.semantics import InputKind
 
 IntArray = npt.NDArray[np.int64]
@@ -193,12 +195,22 @@ READERS: Table[Callable[[Any, int, str, _Reading], str]] = Table(
 """netx layer type -> reader; each updates the reading state and returns the kind it read."""
 
 
-def read_netx(path: str | Path, *, num_layers: int | None = None, skip_layers: int = 0) -> QGraph:
+def read_netx(
+    path: str | Path,
+    *,
+    num_layers: int | None = None,
+    skip_layers: int = 0,
+    reset_interval: int | None = None,
+    reset_offset: int = 0,
+) -> QGraph:
     """Read a netx ``.net`` file into the QGraph that netx + Lava compute (see module docstring).
 
     ``num_layers`` reads only the first layers, as ``Network(num_layers=...)`` builds them.
     ``skip_layers=1`` drops a bias-driven ``input`` layer 0, as ``Network(skip_layers=1)`` does: the
     graph then takes spikes straight into the first dense layer (the other way to feed such nets).
+    ``reset_interval=R`` (and ``reset_offset``) gives every layer Lava's ``LIFReset`` with netx's
+    staggered offsets, as ``Network(reset_interval=R, reset_offset=...)`` builds it: layer ``i``
+    (of the layers kept) gets offset ``reset_offset + 1 + i`` (:class:`QCubaLIFReset`).
 
     Raises
     ------
@@ -229,10 +241,31 @@ def read_netx(path: str | Path, *, num_layers: int | None = None, skip_layers: i
             st.prev_kind = READERS.get(kind, where)(g, i, where, st)
     if not st.layers:
         raise ModelFileError(f"{p}: no neuron layers")
+    if reset_interval is not None:
+        st.layers = with_resets(st.layers, reset_interval, reset_offset, p.name)
     try:
         return QGraph(st.n_in, tuple(st.layers), input_kind=st.kind_in, name=name)
     except ValidationError as exc:
         raise UnsupportedError(f"{p.name}: netx's network has no exact QGraph form: {exc}") from exc
+
+
+def with_resets(layers: list[QLayer], interval: int, offset: int, where: str) -> list[QLayer]:
+    """``layers`` with netx's periodic resets: layer ``i`` resets at offset ``offset + 1 + i``
+    (modulo ``interval``, as Lava's ``LIFReset`` takes it)."""
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        raise ValidationError(where, "reset_interval", f"must be an int >= 1, got {interval!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise ValidationError(where, "reset_offset", f"must be an int, got {offset!r}")
+    out = []
+    for i, layer in enumerate(layers):
+        n = layer.neuron
+        if type(n) is not QCubaLIF:
+            raise UnsupportedError(f"{where}: layer {i} '{layer.name}' ({n.kind}) has no periodic "
+                                   "reset form", node=layer.name, stage="netx reader")  # fmt: skip
+        periodic = QCubaLIFReset(n.size, n.du, n.dv, n.vth, n.bias_mant, n.bias_exp, n.reset,
+                                 n.compare, interval, (offset + 1 + i) % interval)  # fmt: skip
+        out.append(dataclasses.replace(layer, neuron=periodic))
+    return out
 
 
 def netx_input_transform(path: str | Path) -> dict[str, int] | None:

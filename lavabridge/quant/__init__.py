@@ -2,7 +2,15 @@
 
 from lavabridge.quant.encoding import InputEncoding
 from lavabridge.quant.qgraph import QGraph, QLayer, graphs_equal
-from lavabridge.quant.qnodes import QCubaLIF, QDense, QNeuron, QNode, QSynapse, infer_sign_mode
+from lavabridge.quant.qnodes import (
+    QCubaLIF,
+    QCubaLIFReset,
+    QDense,
+    QNeuron,
+    QNode,
+    QSynapse,
+    infer_sign_mode,
+)
 from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Approximation, Compare, InputKind, Reset
 from lavabridge.target import LOIHI2, LoihiTarget, SignMode
@@ -16,6 +24,7 @@ __all__ = [
     "LoihiTarget",
     "QConv",
     "QCubaLIF",
+    "QCubaLIFReset",
     "QDense",
     "QGraph",
     "QLayer",

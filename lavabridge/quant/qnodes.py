@@ -247,3 +247,35 @@ class QCubaLIF(QNeuron):
     def effective_bias(self) -> IntArray:
         """``bias_mant << bias_exp`` in v units."""
         return self.bias_mant << self.bias_exp
+
+
+@dataclass(frozen=True, eq=False)
+class QCubaLIFReset(QCubaLIF):
+    """A :class:`QCubaLIF` that Lava's ``LIFReset`` zeroes periodically (netx's ``reset_interval``).
+
+    At Lava time step ``k`` (1-based, counted from the start of the run), when
+    ``k % reset_interval == reset_offset % reset_interval``, u and v are set to 0 *before* the
+    step integrates its input. netx staggers the offsets: layer ``i`` of a network loaded with
+    ``Network(reset_interval=R, reset_offset=o)`` gets ``o + 1 + i`` (its first input arrives one
+    step after the previous layer's). Runs must have ``num_steps`` a multiple of
+    ``reset_interval``, so every sample sees the same phase (sample ``g`` starts at Lava step
+    ``g * T + 1``); within a sample, IR step ``t`` resets where ``(t + 1) % R == offset % R``.
+    """
+
+    reset_interval: int = 1
+    reset_offset: int = 0
+
+    kind: ClassVar[str] = "CubaLIFReset"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(self.reset_interval, 1, 1 << 24, "QCubaLIFReset", "reset_interval")
+        check_int(self.reset_offset, 0, 1 << 24, "QCubaLIFReset", "reset_offset")
+
+
+def periodic_resets(interval: int, offset: int, num_steps: int) -> npt.NDArray[np.bool_]:
+    """``(num_steps,)``: the IR steps of a sample at which a :class:`QCubaLIFReset` zeroes u and v
+    before the update: ``(t + 1) % interval == offset % interval`` (none when ``interval <= 0``)."""
+    if interval <= 0:
+        return np.zeros(num_steps, np.bool_)
+    return (np.arange(num_steps) + 1) % interval == offset % interval

@@ -44,7 +44,7 @@ from lavabridge.archive import read_archive, write_archive
 from lavabridge.dispatch import Table
 from lavabridge.quant.encoding import InputEncoding
 from lavabridge.quant.qgraph import QGraph, QLayer
-from lavabridge.quant.qnodes import QCubaLIF, QDense, QNode
+from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense, QNode
 from lavabridge.quant.qspatial import QConv
 from lavabridge.semantics import Approximation, InputKind
 from lavabridge.target import LoihiTarget, SignMode
@@ -53,7 +53,9 @@ FORMAT_NAME = "lavabridge.qgraph"
 FORMAT_VERSION = 2
 SUFFIX = ".lbq"
 
-NODE_TYPES: dict[str, type[QNode]] = {"Dense": QDense, "Conv": QConv, "CubaLIF": QCubaLIF}
+NODE_TYPES: dict[str, type[QNode]] = {
+    "Dense": QDense, "Conv": QConv, "CubaLIF": QCubaLIF, "CubaLIFReset": QCubaLIFReset,
+}  # fmt: skip
 """QGraph node class by its ``kind`` (what files store)."""
 WRITABLE: Table[str] = Table(".lbq writer", {cls: kind for kind, cls in NODE_TYPES.items()})
 READABLE: Table[type[QNode]] = Table(".lbq reader", NODE_TYPES)

@@ -207,7 +207,11 @@ def _replay(
     bias = None
     if i == 0 and batch.kind == InputKind.BIAS:
         bias = bias_from_mantissa(batch.data, ops.lif.bias_exp[None, :])[:, None, :]
-    return lif_trace(_shifted(u_rec), _shifted(v_rec), a_in, ops.lif, bias)
+    u_prev, v_prev = _shifted(u_rec), _shifted(v_rec)
+    resets = ops.lif.reset_steps(u_rec.shape[1])  # Lava's LIFReset zeroes u, v before the step
+    u_prev[:, resets] = 0
+    v_prev[:, resets] = 0
+    return lif_trace(u_prev, v_prev, a_in, ops.lif, bias)
 
 
 def _events(graph: QGraph, ops: LayerOps, tr: LifTrace) -> dict[str, npt.NDArray[np.bool_]]:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.quant.qnodes import QCubaLIF
+from lavabridge.quant.qnodes import QCubaLIF, periodic_resets
 from lavabridge.target import LOIHI2, LoihiTarget
 
 I64 = npt.NDArray[np.int64]
@@ -49,6 +49,12 @@ class LifParams:
     v_sat: int
     act_shift: int
     decay_shift: int
+    reset_interval: int = 0  # > 0: u and v zeroed periodically (Lava's LIFReset)
+    reset_offset: int = 0
+
+    def reset_steps(self, num_steps: int) -> npt.NDArray[np.bool_]:
+        """``(num_steps,)``: the steps at which u and v are zeroed before the update."""
+        return periodic_resets(self.reset_interval, self.reset_offset, num_steps)
 
     @classmethod
     def build(cls, neuron: QCubaLIF, target: LoihiTarget = LOIHI2) -> LifParams:
@@ -62,6 +68,8 @@ class LifParams:
             v_sat=target.v_sat,
             act_shift=target.act_shift,
             decay_shift=target.decay_shift,
+            reset_interval=int(getattr(neuron, "reset_interval", 0)),
+            reset_offset=int(getattr(neuron, "reset_offset", 0)),
         )
 
 

@@ -263,6 +263,7 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
     us = [np.zeros((B, T, n), np.int64) for n in sizes] if probe_uv else None
     vs = [np.zeros((B, T, n), np.int64) for n in sizes] if probe_uv else None
     zeros_in = [np.zeros((B, n), np.int64) for n in sizes]
+    resets = [p.reset_steps(T) for p in lif]
 
     for t in range(T):
         s_prev: npt.NDArray[np.generic] | None = (
@@ -278,6 +279,8 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
             if r is not None:
                 a_in = a_in + r.send()
             bias = input_bias if i == 0 and input_bias is not None else None
+            if resets[i][t]:  # Lava's LIFReset
+                u[i], v[i] = np.zeros_like(u[i]), np.zeros_like(v[i])
             u[i], v[i], s = lif_step(u[i], v[i], a_in, lif[i], bias)
             if r is not None:
                 r.receive(s)

@@ -174,7 +174,11 @@ def _run_fast(
     keep = np.empty((B, n), np.bool_)
     sb = spikes.view(np.bool_)
     ring = _rec_ring(plan, B, n, np.float64)
+    resets = p.reset_steps(T)
     for t in range(T):
+        if resets[t]:  # Lava's LIFReset: u, v := 0 before the step
+            u.fill(0.0)
+            v.fill(0.0)
         _decay(u, p.keep_u, unity)
         if h is not None and t > 0:
             u += h[t - 1]
@@ -209,7 +213,10 @@ def _run_exact(
     v = np.zeros((B, n), np.int64)
     zeros = np.zeros((B, n), np.int64)
     ring = _rec_ring(plan, B, n, np.int64)
+    resets = plan.lif.reset_steps(T)
     for t in range(T):
+        if resets[t]:
+            u, v = np.zeros_like(u), np.zeros_like(v)
         a_in = h[t - 1] if h is not None and t > 0 else zeros
         if ring is not None:
             a_in = a_in + ring.arriving()
