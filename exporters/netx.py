@@ -212,6 +212,8 @@ def _conv_layer_items(layer: QLayer, where: str) -> dict[str, Any]:
 SYNAPSES: Table[Callable[[QLayer, str], dict[str, Any]]] = Table(
     "netx writer", {QDense: _dense_layer_items, QConv: _conv_layer_items}
 )
+
+
 def _periodic_items(neuron: QCubaLIFReset, where: str) -> dict[str, Any]:
     raise UnsupportedError(
         f"{where}: a netx file cannot hold reset_interval={neuron.reset_interval} (it is an "
@@ -285,19 +287,24 @@ def write_netx(
     try:
         with atomic_path(p) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["lavabridge_name"] = graph.name
-            group = f.create_group("layer")
-            for i, (name, spec) in enumerate(entries):
-                g = group.create_group(str(i))
-                if name is not None:
-                    g.attrs["lavabridge_name"] = name
-                if "neuron" in spec:
-                    neuron = g.create_group("neuron")
-                    for key, value in spec.pop("neuron").items():
-                        neuron.create_dataset(key, data=value)
-                for key, value in spec.items():
-                    g.create_dataset(key, data=value)
+            _write_entries(f.create_group("layer"), entries)
     except OSError as exc:
         raise ModelFileError(f"{p}: cannot write netx file ({exc})") from exc
+
+
+def _write_entries(group: Any, entries: list[tuple[str | None, dict[str, Any]]]) -> None:
+    """``/layer/<i>`` groups from :func:`_entries` (a ``neuron`` entry becomes a subgroup)."""
+    for i, (name, spec) in enumerate(entries):
+        g = group.create_group(str(i))
+        if name is not None:
+            g.attrs["lavabridge_name"] = name
+        for key, value in spec.items():
+            if key == "neuron":
+                neuron = g.create_group("neuron")
+                for k, v in value.items():
+                    neuron.create_dataset(k, data=v)
+            else:
+                g.create_dataset(key, data=value)
 
 
 def _entries(

@@ -100,6 +100,9 @@ def check_input(
 def prepare_input(graph: QGraph, x: npt.ArrayLike, num_steps: int | None = None) -> BatchInput:
     """Validate ``x`` against ``graph`` and return it as a :class:`BatchInput`.
 
+    An image input (``graph.input_shape`` is ``(C, H, W)``) may also be given unflattened:
+    spikes ``[B, T, C, H, W]`` / bias values ``[B, C, H, W]`` or ``[C, H, W]`` (C-major).
+
     Raises
     ------
     InputError
@@ -108,6 +111,10 @@ def prepare_input(graph: QGraph, x: npt.ArrayLike, num_steps: int | None = None)
         multiple of a layer's ``reset_interval`` (every sample must see the same reset phase).
     """
     bias_range = graph.target.bias_mant_range
+    shape = graph.input_shape
+    arr = np.asarray(x)
+    if len(shape) == 3 and arr.ndim >= 3 and arr.shape[-3:] == shape:  # images (..., C, H, W)
+        x = arr.reshape(*arr.shape[:-3], -1)
     batch = check_input(graph.input_kind, graph.n_in, x, num_steps, bias_range, graph.name)
     for layer in graph.layers:
         interval = int(getattr(layer.neuron, "reset_interval", 0))

@@ -21,7 +21,8 @@ from lavabridge.formats.npy import load_npy
 from lavabridge.importers.load import detect_format, load_model
 from lavabridge.importers.netx import netx_input_transform
 from lavabridge.quant.qgraph import QGraph
-from lavabridge.quant.qnodes import QCubaLIF, QDense
+from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense
+from lavabridge.quant.qspatial import QConv
 from lavabridge.quant.serialize import SUFFIX, save_qgraph
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
@@ -45,27 +46,47 @@ def add_model_commands(sub: Any) -> None:
     run.add_argument(
         "--chunk", type=positive_int, default=32, metavar="N", help="samples per Lava run call"
     )
+    add_netx_options(run)
     run.set_defaults(func=cmd_run)
 
     info = sub.add_parser("info", help="print a model's layers")
     info.add_argument("model", metavar="MODEL")
+    add_netx_options(info)
     info.set_defaults(func=cmd_info)
 
     convert = sub.add_parser("convert", help=f"rewrite a model as {SUFFIX} or netx .net")
     convert.add_argument("model", metavar="MODEL")
     convert.add_argument("out", metavar="OUT", help=f"ends in {SUFFIX} or .net")
+    add_netx_options(convert)
     convert.set_defaults(func=cmd_convert)
 
 
-def open_model(path: str) -> QGraph:
-    """``load_model`` with lava-dl's import notice kept off stdout."""
+def add_netx_options(p: Any) -> None:
+    """``--num-layers N`` and ``--reset-interval R`` (netx models; lava-dl's loader options)."""
+    p.add_argument("--num-layers", type=positive_int, metavar="N",
+                   help="netx: read only the first N layer entries (a supported prefix)")  # fmt: skip
+    p.add_argument("--reset-interval", type=positive_int, metavar="R",
+                   help="netx: reset every layer's u, v every R steps with netx's staggered "
+                   "offsets (Lava's LIFReset), as Network(reset_interval=R)")  # fmt: skip
+
+
+def open_model(path: str, args: argparse.Namespace | None = None) -> QGraph:
+    """``load_model`` (with the netx options of ``args``), lava-dl's notice kept off stdout."""
+    options = {
+        "num_layers": getattr(args, "num_layers", None),
+        "reset_interval": getattr(args, "reset_interval", None),
+    }
     with stdout_to_stderr():
-        return load_model(path)
+        return load_model(path, **options)
 
 
 def _synapse_text(d: Any) -> str:
     if d is None:
         return "-"
+    if isinstance(d, QConv):
+        kh, kw = d.weights.shape[2:]
+        return (f"conv {kh}x{kw} stride {d.stride[0]},{d.stride[1]} pad {d.padding[0]},"
+                f"{d.padding[1]} dil {d.dilation[0]},{d.dilation[1]} groups {d.groups}")  # fmt: skip
     if not isinstance(d, QDense):
         return str(d.kind)
     text = f"exp {d.weight_exp:+d} nwb {d.num_weight_bits} {d.mode.name.lower()}"
@@ -92,7 +113,9 @@ def layers_table(graph: QGraph) -> list[str]:
         synapse = _synapse_text(layer.synapse)
         if layer.synapse is None and graph.input_kind == InputKind.BIAS and i == 0:
             synapse = "(bias input)"
-        cells = (str(i), layer.name, str(layer.size), *_neuron_cells(layer.neuron))
+        shape = graph.shapes[i]
+        size = str(layer.size) + (f" ({'x'.join(map(str, shape))})" if len(shape) == 3 else "")
+        cells = (str(i), layer.name, size, *_neuron_cells(layer.neuron))
         rows.append((*cells, synapse, _synapse_text(layer.recurrent)))
     widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
     return [
@@ -121,7 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: directory {out.parent} does not exist")
-    graph = open_model(args.model)
+    graph = open_model(args.model, args)
     x = load_npy(args.input)
     try:
         batch = prepare_input(graph, x, args.steps)
@@ -136,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         with stdout_to_stderr():
             rec = run_netx(args.model, batch.data, num_steps=batch.num_steps,
-                           probe_uv=args.probe_uv)  # fmt: skip
+                           probe_uv=args.probe_uv, num_layers=args.num_layers,
+                           reset_interval=args.reset_interval)  # fmt: skip
     wall = time.perf_counter() - t0
     try:
         rec.to_npz(out)
@@ -149,9 +173,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _input_line(graph: QGraph, model: str, kind: str) -> str:
+    shape = graph.input_shape
+    image = f" (or [B, T, {', '.join(map(str, shape))}])" if len(shape) == 3 else ""
     if graph.input_kind != InputKind.BIAS:
-        return f"input: binary spikes [B, T, {graph.n_in}]"
-    line = f"input: bias mantissas [B, {graph.n_in}] held for T steps (--steps required)"
+        return f"input: binary spikes [B, T, {graph.n_in}]{image}"
+    image = f" (or [B, {', '.join(map(str, shape))}])" if len(shape) == 3 else ""
+    line = f"input: bias mantissas [B, {graph.n_in}]{image} held for T steps (--steps required)"
     if graph.input_encoding is not None:
         enc = graph.input_encoding
         line += (f"; encoding of float input x: round({enc.scale:.6g} * ({enc.gain:g} * x + bias)"
@@ -167,12 +194,17 @@ def _input_line(graph: QGraph, model: str, kind: str) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     """``lavabridge info``."""
     kind = detect_format(args.model)
-    graph = open_model(args.model)
+    graph = open_model(args.model, args)
     fmt = "lava-dl netx HDF5" if kind == "netx" else "lavabridge QGraph"
     sizes = "-".join(str(s) for s in (graph.n_in, *graph.sizes))
     print(f"{args.model}: {fmt}, graph {graph.name!r}, {len(graph.layers)} layers, {sizes}")
     print(_input_line(graph, args.model, kind))
     print("\n".join(layers_table(graph)))
+    for i, layer in enumerate(graph.layers):
+        if isinstance(layer.neuron, QCubaLIFReset):
+            n = layer.neuron
+            print(f"  layer {i} {layer.name!r}: u, v reset every {n.reset_interval} steps "
+                  f"(Lava LIFReset, offset {n.reset_offset})")  # fmt: skip
     approx = graph.approximations
     if approx:
         print("approximated semantics (allowed at quantization; the deployment differs here):")
@@ -189,7 +221,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in (SUFFIX, ".net"):
         raise InputError(f"OUT {out}: extension must be {SUFFIX} (QGraph) or .net (netx HDF5)")
-    graph = open_model(args.model)
+    graph = open_model(args.model, args)
     if suffix == SUFFIX:
         save_qgraph(graph, out)
     else:

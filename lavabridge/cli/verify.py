@@ -24,6 +24,7 @@ from typing import Any
 import numpy.typing as npt
 
 from lavabridge.cli.common import EXIT_MISMATCH, EXIT_OK, RUN_CONFIG, positive_int, stdout_to_stderr
+from lavabridge.cli.models import add_netx_options, open_model
 from lavabridge.errors import InputError
 from lavabridge.formats.npy import load_npy
 
@@ -64,6 +65,7 @@ def add_verify_command(sub: Any) -> None:
         help="how --labels accuracy decodes a class (auto: v when the output layer cannot fire)",
     )  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="write report.json/.md only")
+    add_netx_options(p)
     p.set_defaults(func=cmd_verify)
 
 
@@ -117,7 +119,7 @@ def _check_options(args: argparse.Namespace) -> None:
 
 
 def _verify_run_dir(args: argparse.Namespace, run: Path) -> tuple[Any, Path]:
-    for opt in ("input", "labels", "float_model", "steps"):
+    for opt in ("input", "labels", "float_model", "steps", "num_layers", "reset_interval"):
         if getattr(args, opt) is not None:
             flag = "--" + opt.replace("_", "-")
             raise InputError(f"{flag}: not used with a run directory (it supplies its own)")
@@ -131,8 +133,9 @@ def _verify_model(args: argparse.Namespace, model: Path) -> tuple[Any, Path]:
     from lavabridge.verify import verify
 
     float_path, x, y, out = _model_inputs(args, model)
+    options = args.num_layers is not None or args.reset_interval is not None
     report = verify(
-        model,
+        open_model(str(model), args) if options else model,
         x,
         labels=y,
         float_model=float_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lavabridge.errors import ModelFileError
+from lavabridge.errors import InputError, ModelFileError
 from lavabridge.importers.netx import read_netx
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.serialize import SUFFIX, load_qgraph
@@ -40,8 +40,16 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
-def load_model(path: str | os.PathLike[str]) -> QGraph:
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    num_layers: int | None = None,
+    reset_interval: int | None = None,
+) -> QGraph:
     """Open a model file as a QGraph, whatever its name: netx HDF5 (``.net``) or ``.lbq``.
+
+    ``num_layers`` and ``reset_interval`` are netx loader options (see
+    :func:`~lavabridge.importers.netx.read_netx`); a ``.lbq`` file refuses them.
 
     Raises
     ------
@@ -51,9 +59,15 @@ def load_model(path: str | os.PathLike[str]) -> QGraph:
         A layer or node kind lavabridge cannot express exactly.
     """
     p = Path(path)
+    netx = detect_format(p) == "netx"
+    if not netx and (num_layers is not None or reset_interval is not None):
+        raise InputError(
+            f"{p}: --num-layers / --reset-interval are options of netx files, not of a "
+            f"lavabridge {SUFFIX} file"
+        )
     try:
-        if detect_format(p) == "netx":
-            return read_netx(p)
+        if netx:
+            return read_netx(p, num_layers=num_layers, reset_interval=reset_interval)
         return load_qgraph(p)
     except (OSError, ValueError, KeyError) as exc:  # what h5py/numpy raise on a damaged file
         if isinstance(exc, ModelFileError):
