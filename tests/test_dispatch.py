@@ -199,13 +199,13 @@ def test_netx_writer_refuses_unknown_kinds(which: str, tmp_path: Path) -> None:
 
 
 def test_netx_reader_refuses_unknown_layer_types(tmp_path: Path) -> None:
-    path = tmp_path / "conv.net"
+    path = tmp_path / "pool.net"
     with h5py.File(path, "w") as f:
         g = f.create_group("layer").create_group("0")
-        g.create_dataset("type", data=np.array([b"conv"], "S10"))
+        g.create_dataset("type", data=np.array([b"pool"], "S10"))
     with pytest.raises(UnsupportedError) as info:
         read_netx(path)
-    _refused(info, "netx reader", "conv", "conv.net: layer 0 ('conv')")
+    _refused(info, "netx reader", "pool", "pool.net: layer 0 ('pool')")
 
 
 def test_lbq_writer_and_reader_refuse_unknown_kinds(tmp_path: Path) -> None:

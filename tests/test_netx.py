@@ -155,8 +155,10 @@ def test_input_transform_as_netx_reads_it(netx_data: Path, tmp_path: Path) -> No
 
 # ----------------------------------------------------------------------------- refusals
 def test_reader_refuses_unsupported_layers(netx_data: Path, tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedError, match=r"layer 1 \('conv'\).*supported: .*input"):
-        read_netx(netx_data / "tiny.net")
+    pooled = write_raw(tmp_path / "p.net", [{"type": "input", "shape": [1, 4, 4]},
+                                            {"type": "pool", "shape": [1, 2, 2]}])  # fmt: skip
+    with pytest.raises(UnsupportedError, match=r"layer 1 \('pool'\).*supported: .*conv"):
+        read_netx(pooled)
     with pytest.raises(UnsupportedError, match=r"layer 5 \('average'\)"):
         read_netx(netx_data / "gts" / "ntidigits" / "ntidigits.net")
     with pytest.raises(UnsupportedError, match=r"layer 0 \('input'\).*'SDNN'"):
@@ -247,8 +249,9 @@ def test_run_netx_checks_input(netx_data: Path) -> None:
         run_netx(netx_data / "mnist.net", np.zeros((2, 100)), num_steps=4)
     with pytest.raises(InputError, match="num_steps"):
         run_netx(netx_data / "mnist.net", np.zeros((2, 784)))
-    with pytest.raises(UnsupportedError, match=r"tiny.net: netx block 1 is Conv"):
-        run_netx(netx_data / "tiny.net", np.zeros((1, 768)), num_steps=2)
+    with pytest.raises(UnsupportedError, match=r"network.net: netx block 0 is Input of Delta"):
+        run_netx(netx_data / "gts" / "pilotnet_sdnn" / "network.net", np.zeros((1, 39600)),
+                 num_steps=2)  # fmt: skip
 
 
 def test_sign_modes_are_all_exercised() -> None:

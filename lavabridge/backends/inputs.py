@@ -113,7 +113,8 @@ def prepare_input(graph: QGraph, x: npt.ArrayLike, num_steps: int | None = None)
     bias_range = graph.target.bias_mant_range
     shape = graph.input_shape
     arr = np.asarray(x)
-    if len(shape) == 3 and arr.ndim >= 3 and arr.shape[-3:] == shape:  # images (..., C, H, W)
+    image_ndim = (3, 4) if graph.input_kind == InputKind.BIAS else (4, 5)  # flat: <= 2 / <= 3
+    if len(shape) == 3 and arr.ndim in image_ndim and arr.shape[-3:] == shape:  # (..., C, H, W)
         x = arr.reshape(*arr.shape[:-3], -1)
     batch = check_input(graph.input_kind, graph.n_in, x, num_steps, bias_range, graph.name)
     for layer in graph.layers:

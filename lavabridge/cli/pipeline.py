@@ -29,6 +29,13 @@ def add_pipeline_commands(sub: Any) -> None:
         p.add_argument("--dataset", default="digits", choices=("digits", "mnist", "fashion-mnist"))
         p.add_argument("--data-dir", metavar="DIR", help="directory with idx files (MNIST/Fashion)")
         p.add_argument("--hidden", type=positive_int, nargs="+", default=[256], metavar="N")
+        p.add_argument(
+            "--arch", choices=("dense", "conv"), default="dense",
+            help="dense: hidden dense layers; conv: 3x3 conv + 2x2 average pool per --channels "
+            "entry, then the --hidden dense layers",
+        )  # fmt: skip
+        p.add_argument("--channels", type=positive_int, nargs="+", default=[8, 16], metavar="C",
+                       help="conv arch: output channels of each conv stage")  # fmt: skip
         p.add_argument("--steps", type=positive_int, default=24, metavar="T", help="time steps")
         p.add_argument("--epochs", type=positive_int, default=40)
         p.add_argument("--lr", type=float, default=2e-3)
@@ -82,6 +89,8 @@ def _config(args: argparse.Namespace) -> Any:
         dataset=args.dataset,
         data_dir=args.data_dir,
         hidden=tuple(args.hidden),
+        arch=args.arch,
+        channels=tuple(args.channels),
         num_steps=args.steps,
         epochs=args.epochs,
         lr=args.lr,

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lavabridge.errors import ValidationError
+from lavabridge.nn.spatial import Conv2d, SumPool2d
 from lavabridge.nn.surrogate import Surrogate
 from lavabridge.semantics import Compare, Reset
 from lavabridge.target import LOIHI2, LoihiTarget
@@ -149,6 +150,9 @@ def delay_one_step(x: torch.Tensor) -> torch.Tensor:
 class SpikingLayer(nn.Module):
     """``Dense -> CubaLIF`` (+ optional recurrent Dense), with Lava's one-step hop latency.
 
+    ``synapse`` is an ``nn.Linear`` or an image synapse of :mod:`lavabridge.nn.spatial`
+    (``Conv2d``, ``SumPool2d``, ``AvgPool2d``) on flat C-major tensors.
+
     ``synapse=None`` makes a bias-driven input layer: its input ``[B, N]`` (graded, e.g. pixel
     intensities times ``input_gain``) is added to v every step, as lava-dl's netx input layers do.
     """
@@ -156,11 +160,18 @@ class SpikingLayer(nn.Module):
     def __init__(
         self,
         neuron: CubaLIF,
-        synapse: nn.Linear | None = None,
+        synapse: nn.Module | None = None,
         recurrent: nn.Linear | None = None,
         input_gain: float = 1.0,
     ) -> None:
         super().__init__()
+        if synapse is not None and not isinstance(synapse, (nn.Linear, Conv2d, SumPool2d)):
+            raise ValidationError(
+                "SpikingLayer", "synapse", f"{type(synapse).__name__} is not a synapse: use "
+                "nn.Linear or lavabridge.nn.Conv2d / SumPool2d / AvgPool2d",
+            )  # fmt: skip
+        if recurrent is not None and not isinstance(recurrent, nn.Linear):
+            raise ValidationError("SpikingLayer", "recurrent", "must be an nn.Linear")
         for name, lin in (("synapse", synapse), ("recurrent", recurrent)):
             if lin is not None and lin.out_features != neuron.size:
                 raise ValidationError(

@@ -13,6 +13,7 @@ from lavabridge.atomic import write_text
 from lavabridge.errors import ModelFileError
 
 ENCODINGS = ("rate", "current")
+ARCHS = ("dense", "conv")
 DATASETS = ("digits", "mnist", "fashion-mnist", "fashion_mnist", "fashion")
 MAX_CONFIG_BYTES = 1 << 20  # a pipeline.json is a few hundred bytes
 
@@ -24,6 +25,8 @@ class PipelineConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     hidden: tuple[int, ...] = (256,)
+    arch: str = "dense"  # "dense" | "conv": conv 3x3 -> avg pool 2x2 per entry of `channels`
+    channels: tuple[int, ...] = (8, 16)  # conv arch: output channels of each conv stage
     num_steps: int = 24
     epochs: int = 40
     batch_size: int = 64
@@ -50,8 +53,9 @@ CONFIG_FILE = "pipeline.json"
 # the fields that shape the trained model besides what TrainConfig holds (seed, lr, batch size,
 # steps): a checkpoint resumes only a run that shares them; epochs may grow, and quantization or
 # deployment settings do not matter to training
-TRAINING_FIELDS = ("dataset", "hidden", "current_decay", "voltage_decay", "threshold",
-                   "encoding", "input_gain", "qat")  # fmt: skip
+TRAINING_FIELDS = ("dataset", "hidden", "arch", "channels", "current_decay", "voltage_decay",
+                   "threshold", "encoding", "input_gain", "qat")  # fmt: skip
+OPTIONAL_FIELDS = {"arch": "dense", "channels": [8, 16]}  # absent from files of older versions
 
 
 def training_settings(cfg: PipelineConfig) -> dict[str, object]:
@@ -65,6 +69,7 @@ def config_json(cfg: PipelineConfig) -> str:
     data = asdict(cfg)
     data["out_dir"] = str(cfg.out_dir)
     data["hidden"] = list(cfg.hidden)
+    data["channels"] = list(cfg.channels)
     return json.dumps(data, indent=2)
 
 
@@ -75,7 +80,7 @@ def save_config(cfg: PipelineConfig, out: Path) -> Path:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "dataset": (str,), "data_dir": (str, type(None)), "num_steps": (int,), "epochs": (int,),
+    "dataset": (str,), "arch": (str,), "data_dir": (str, type(None)), "num_steps": (int,), "epochs": (int,),
     "batch_size": (int,), "lr": (float, int), "current_decay": (float, int),
     "voltage_decay": (float, int), "threshold": (float, int), "seed": (int,), "encoding": (str,),
     "input_gain": (float, int), "qat": (bool,), "netx_compatible": (bool,),
@@ -111,26 +116,29 @@ def _check(path: Path, data: Any) -> None:
         raise ModelFileError(f"{path}: a run configuration is a JSON object, got "
                              f"{type(data).__name__}")  # fmt: skip
     known = {f.name for f in fields(PipelineConfig)}
+    for key, default in OPTIONAL_FIELDS.items():
+        data.setdefault(key, default)
     unknown, missing = sorted(set(data) - known), sorted(known - set(data))
     if unknown or missing:
         raise ModelFileError(f"{path}: unknown fields {unknown}, missing fields {missing}")
     for key, value in data.items():
-        if key != "hidden":
+        if key not in ("hidden", "channels"):
             _check_field(path, key, value)
-    hidden = data["hidden"]
-    if (
-        not isinstance(hidden, list)
-        or not hidden
-        or not all(
-            isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1 << 20 for h in hidden
-        )
-    ):
-        raise ModelFileError(
-            f"{path}: 'hidden' must be a list of layer widths >= 1, got {hidden!r}"
-        )
+    for key in ("hidden", "channels"):
+        widths = data[key]
+        if (
+            not isinstance(widths, list)
+            or not widths
+            or not all(
+                isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 1 << 20 for h in widths
+            )
+        ):
+            raise ModelFileError(f"{path}: '{key}' must be a list of widths >= 1, got {widths!r}")
     if data["encoding"] not in ENCODINGS or data["dataset"] not in DATASETS:
         raise ModelFileError(f"{path}: 'encoding' must be one of {ENCODINGS} and 'dataset' one of "
                              f"{DATASETS}")  # fmt: skip
+    if data["arch"] not in ARCHS:
+        raise ModelFileError(f"{path}: 'arch' must be one of {ARCHS}, got {data['arch']!r}")
 
 
 def load_config(run_dir: str | os.PathLike[str]) -> PipelineConfig:
@@ -154,4 +162,5 @@ def load_config(run_dir: str | os.PathLike[str]) -> PipelineConfig:
     _check(path, data)
     data["out_dir"] = Path(run_dir)
     data["hidden"] = tuple(data["hidden"])
+    data["channels"] = tuple(data["channels"])
     return PipelineConfig(**data)

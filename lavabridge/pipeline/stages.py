@@ -33,10 +33,11 @@ from lavabridge.coding import rate_encode
 from lavabridge.data import Dataset, load_dataset
 from lavabridge.errors import InputError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.exporters.netx import write_netx
-from lavabridge.nn import CubaLIF, SpikingLayer, SpikingNet, trace
+from lavabridge.nn import AvgPool2d, Conv2d, CubaLIF, SpikingLayer, SpikingNet, trace
 from lavabridge.nn.qat import enable_qat
 from lavabridge.nn.train import TrainConfig, TrainResult, default_encoder, fit, identity_encoder
 from lavabridge.pipeline.config import (
+    ARCHS,
     CONFIG_FILE,
     ENCODINGS,
     PipelineConfig,
@@ -54,14 +55,21 @@ TEST_SEED_OFFSET = 1_000_003
 CALIB_SEED_OFFSET = 2_000_003
 
 
-def build_model(n_in: int, n_out: int, cfg: PipelineConfig) -> SpikingNet:
-    """``n_in -> hidden... -> n_out`` CUBA-LIF network with neuron biases and no Dense biases.
+def build_model(
+    n_in: int, n_out: int, cfg: PipelineConfig, image_shape: tuple[int, int] | None = None
+) -> SpikingNet:
+    """The pipeline's CUBA-LIF network, with neuron biases and no synapse biases.
 
-    With ``encoding="current"`` a bias-driven input layer of ``n_in`` neurons comes first: the
-    graded input times ``input_gain`` is added to its v every step (direct current input).
+    ``arch="dense"``: ``n_in -> hidden... -> n_out``. ``arch="conv"`` (needs ``image_shape``): per
+    entry ``c`` of ``channels`` a 3x3 convolution (padding 1) to ``c`` channels and a 2x2 average
+    pool (while the image is at least 2x2), each into its own neurons, then ``hidden...`` dense
+    layers and ``n_out``. With ``encoding="current"`` a bias-driven input layer of ``n_in``
+    neurons comes first: the graded input times ``input_gain`` is added to its v every step.
     """
     if cfg.encoding not in ENCODINGS:
         raise ValidationError("PipelineConfig", "encoding", f"{cfg.encoding!r} not in {ENCODINGS}")
+    if cfg.arch not in ARCHS:
+        raise ValidationError("PipelineConfig", "arch", f"{cfg.arch!r} not in {ARCHS}")
     torch.manual_seed(cfg.seed)
 
     def neuron(n: int) -> CubaLIF:
@@ -76,6 +84,20 @@ def build_model(n_in: int, n_out: int, cfg: PipelineConfig) -> SpikingNet:
     if cfg.encoding == "current":
         layers.append(SpikingLayer(neuron(n_in), None, input_gain=cfg.input_gain))
     prev = n_in
+    if cfg.arch == "conv":
+        if image_shape is None or image_shape[0] * image_shape[1] != n_in:
+            raise ValidationError("PipelineConfig", "arch", f"'conv' needs images, got {n_in} "
+                                  f"features of shape {image_shape}")  # fmt: skip
+        shape: tuple[int, int, int] = (1, *image_shape)
+        for c in cfg.channels:
+            conv = Conv2d(shape, c, 3, padding=1)
+            layers.append(SpikingLayer(neuron(conv.out_features), conv))
+            shape = conv.out_shape
+            if min(shape[1:]) >= 2:
+                pool = AvgPool2d(shape, 2)
+                layers.append(SpikingLayer(neuron(pool.out_features), pool))
+                shape = pool.out_shape
+        prev = int(np.prod(shape))
     for n in [*cfg.hidden, n_out]:
         layers.append(SpikingLayer(neuron(n), nn.Linear(prev, n, bias=False)))
         prev = n
@@ -118,7 +140,7 @@ def train_model(
     The checkpoint ``<out_dir>/checkpoint.pt`` is written after every epoch; ``resume`` continues
     from it (to the same model an uninterrupted run ends with).
     """
-    net = build_model(ds.num_features, ds.num_classes, cfg)
+    net = build_model(ds.num_features, ds.num_classes, cfg, ds.image_shape)
     if cfg.qat:
         enable_qat(net)
     tcfg = TrainConfig(
