@@ -53,6 +53,8 @@ def add_pipeline_commands(sub: Any) -> None:
         )  # fmt: skip
         p.add_argument("--input-gain", type=float, default=1.0, help="gain of current encoding")
         p.add_argument("--max-test", type=positive_int, metavar="N", help="evaluate N test samples")
+        p.add_argument("--max-train", type=positive_int, metavar="N",
+                       help="train on the first N training samples")  # fmt: skip
         p.add_argument("--device", default="auto", help="auto, cpu or cuda")
         p.add_argument("--out", default=out_default, metavar="DIR", help="run directory")
         p.add_argument(
@@ -102,6 +104,7 @@ def _config(args: argparse.Namespace) -> Any:
         encoding=args.encoding,
         input_gain=args.input_gain,
         max_test=args.max_test,
+        max_train=args.max_train,
         device=args.device,
         out_dir=Path(args.out),
         lava=not getattr(args, "no_lava", False),

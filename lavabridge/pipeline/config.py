@@ -41,6 +41,7 @@ class PipelineConfig:
     netx_compatible: bool = False  # quantize with weight_exp = 0 so the model exports to netx
     calib_samples: int = 256
     max_test: int | None = None
+    max_train: int | None = None  # train on the first N training samples only
     lava: bool = True
     lava_samples: int | None = None  # run Lava on the first N evaluated samples (None: all)
     lava_chunk: int = 64
@@ -54,8 +55,9 @@ CONFIG_FILE = "pipeline.json"
 # steps): a checkpoint resumes only a run that shares them; epochs may grow, and quantization or
 # deployment settings do not matter to training
 TRAINING_FIELDS = ("dataset", "hidden", "arch", "channels", "current_decay", "voltage_decay",
-                   "threshold", "encoding", "input_gain", "qat")  # fmt: skip
-OPTIONAL_FIELDS = {"arch": "dense", "channels": [8, 16]}  # absent from files of older versions
+                   "threshold", "encoding", "input_gain", "qat", "max_train")  # fmt: skip
+# absent from files of older versions
+OPTIONAL_FIELDS: dict[str, object] = {"arch": "dense", "channels": [8, 16], "max_train": None}
 
 
 def training_settings(cfg: PipelineConfig) -> dict[str, object]:
@@ -84,14 +86,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "batch_size": (int,), "lr": (float, int), "current_decay": (float, int),
     "voltage_decay": (float, int), "threshold": (float, int), "seed": (int,), "encoding": (str,),
     "input_gain": (float, int), "qat": (bool,), "netx_compatible": (bool,),
-    "calib_samples": (int,), "max_test": (int, type(None)), "lava": (bool,),
+    "calib_samples": (int,), "max_test": (int, type(None)), "max_train": (int, type(None)), "lava": (bool,),
     "lava_samples": (int, type(None)), "lava_chunk": (int,), "device": (str,),
     "out_dir": (str,), "progress": (bool,),
 }  # fmt: skip
 # legal ranges of the integer fields: far beyond any real run, small enough to allocate nothing absurd
 _RANGES: dict[str, tuple[int, int]] = {
     "num_steps": (1, 100_000), "epochs": (1, 100_000), "batch_size": (1, 1_000_000),
-    "calib_samples": (1, 10_000_000), "lava_chunk": (1, 100_000), "max_test": (1, 10**9),
+    "calib_samples": (1, 10_000_000), "lava_chunk": (1, 100_000), "max_test": (1, 10**9), "max_train": (1, 10**9),
     "lava_samples": (1, 10**9), "seed": (0, 2**63 - 1),
 }  # fmt: skip
 

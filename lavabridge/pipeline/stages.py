@@ -156,7 +156,8 @@ def train_model(
         settings=training_settings(cfg),
     )
     encoder = identity_encoder if cfg.encoding == "current" else default_encoder(cfg.num_steps)
-    result = fit(net, ds.x_train, ds.y_train, encoder, tcfg)
+    n = len(ds.y_train) if cfg.max_train is None else min(cfg.max_train, len(ds.y_train))
+    result = fit(net, ds.x_train[:n], ds.y_train[:n], encoder, tcfg)
     return net.cpu(), result
 
 
