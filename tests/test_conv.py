@@ -188,3 +188,76 @@ def test_conv_output_wraps_at_24_bits_on_lava() -> None:
     lava = run_lava(graph, x, probe_uv=True)
     assert golden.first_mismatch(lava) is None
     np.testing.assert_array_equal(golden.u[0], lava.u[0])
+
+
+def _torch_conv_net(seed: int, bias: bool = True) -> object:
+    from lavabridge.nn import AvgPool2d, Conv2d, CubaLIF, SpikingLayer, SpikingNet, SumPool2d
+
+    torch.manual_seed(seed)
+    conv = Conv2d((2, 9, 8), 4, (3, 2), stride=(1, 2), padding=(1, 0), bias=bias)
+    avg = AvgPool2d(conv.out_shape, 2)
+    total = SumPool2d(avg.out_shape, (1, 2), padding=(0, 1))
+    grouped = Conv2d(total.out_shape, 4, 1, groups=2)
+
+    def lif(n: int) -> CubaLIF:
+        return CubaLIF(n, current_decay=0.5, voltage_decay=0.1, threshold=0.5)
+
+    return SpikingNet(
+        SpikingLayer(lif(conv.out_features), conv),
+        SpikingLayer(lif(avg.out_features), avg),
+        SpikingLayer(lif(total.out_features), total),
+        SpikingLayer(lif(grouped.out_features), grouped),
+        SpikingLayer(lif(5), torch.nn.Linear(grouped.out_features, 5, bias=False)),
+    )
+
+
+def test_torch_conv_layers_equal_the_traced_float_ir() -> None:
+    from lavabridge.coding import rate_encode
+    from lavabridge.nn import to_time_major, trace
+
+    net = _torch_conv_net(0)
+    x = rate_encode(np.random.default_rng(0).random((3, 144)), 20, 0)
+    with torch.no_grad():
+        outs = net.double()(to_time_major(x).double(), return_state=True)  # type: ignore[operator, attr-defined]
+    graph = trace(net)  # type: ignore[arg-type]
+    kinds = [type(graph.nodes[f"layer{i}.synapse"]).__name__ for i in range(5)]
+    assert kinds == ["Conv2d", "AvgPool2d", "SumPool2d", "Conv2d", "Dense"]
+    ref = ir.interpret(graph, x, probe_uv=True)
+    assert ref.u is not None and ref.v is not None
+    for i, (s, u, v) in enumerate(outs):
+        np.testing.assert_array_equal(s.transpose(0, 1).numpy(), ref.spikes[i], err_msg=str(i))
+        np.testing.assert_allclose(u.transpose(0, 1).numpy(), ref.u[i], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(v.transpose(0, 1).numpy(), ref.v[i], rtol=1e-12, atol=1e-12)
+
+
+def test_conv_qat_trains_on_the_conv_grid() -> None:
+    from lavabridge.coding import rate_encode
+    from lavabridge.nn import disable_qat, enable_qat, to_time_major, trace
+
+    net = _torch_conv_net(1, bias=False)  # a conv bias with a current decay is refused
+    enable_qat(net)  # type: ignore[arg-type]
+    x = rate_encode(np.random.default_rng(1).random((8, 144)), 12, 1)
+    out = net(to_time_major(x))  # type: ignore[operator]
+    loss = sum(o.sum() for o in out)
+    loss.backward()  # the straight-through gradient reaches the conv weights
+    conv = net.layers[0].synapse  # type: ignore[attr-defined]
+    assert conv.parametrizations.weight.original.grad is not None
+    _, before = quantize(trace(_torch_conv_net(1, bias=False)), x)  # type: ignore[arg-type]
+    disable_qat(net)  # type: ignore[arg-type]
+    _, report = quantize(trace(net), x)  # type: ignore[arg-type]
+    step = 1 / report.layers[0].weight_scale
+    # on the grid PTQ picks, up to float32 storage of the weights (a grid step is ~1e-3)
+    assert report.layers[0].max_weight_error < 1e-4 * step < before.layers[0].max_weight_error
+
+
+def test_max_pool_and_foreign_modules_are_refused() -> None:
+    from lavabridge.nn import CubaLIF, SpikingLayer
+
+    with pytest.raises(ValidationError, match="AvgPool2d or SumPool2d"):
+        SpikingLayer(CubaLIF(4), torch.nn.MaxPool2d(2))  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="not a synapse"):
+        SpikingLayer(CubaLIF(4), torch.nn.Conv2d(1, 1, 3))
+    with pytest.raises(ValidationError, match="pair of ints"):
+        from lavabridge.nn import Conv2d
+
+        Conv2d((1, 4, 4), 2, 3, padding="same")  # type: ignore[arg-type]

@@ -165,6 +165,12 @@ class SpikingLayer(nn.Module):
         input_gain: float = 1.0,
     ) -> None:
         super().__init__()
+        if isinstance(synapse, (nn.MaxPool2d, nn.AdaptiveMaxPool2d)):
+            raise ValidationError(
+                "SpikingLayer", "synapse", "max pooling has no Loihi synapse (a max of currents "
+                "is not a weighted sum): use lavabridge.nn.AvgPool2d or SumPool2d, which pool "
+                "the previous layer's spikes exactly (a depthwise Conv on Lava)",
+            )  # fmt: skip
         if synapse is not None and not isinstance(synapse, (nn.Linear, Conv2d, SumPool2d)):
             raise ValidationError(
                 "SpikingLayer", "synapse", f"{type(synapse).__name__} is not a synapse: use "
