@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.conv
 
 # curated mutation run (scripts/mutants.py): prints the score and the survivors; not part of CI
 mutate: $(STAMP)
