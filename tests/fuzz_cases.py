@@ -26,7 +26,7 @@ from lavabridge.formats.npy import load_npy
 from lavabridge.importers.load import load_model
 from lavabridge.importers.netx import netx_input_transform, read_netx
 from lavabridge.pipeline import PipelineConfig, load_config, save_config
-from lavabridge.quant import QCubaLIF, QDense, QGraph, QLayer
+from lavabridge.quant import QConv, QCubaLIF, QDense, QGraph, QLayer
 from lavabridge.quant.serialize import load_qgraph, save_qgraph
 from lavabridge.recording import Recording
 from lavabridge.verify import VerifyReport, verify
@@ -52,6 +52,20 @@ def graph() -> QGraph:
     )  # fmt: skip
 
 
+def conv_graph() -> QGraph:
+    """input -> conv (stride 2, 1; padding 1, 0) -> sum pool -> flatten -> dense (netx-exact)."""
+    rng = np.random.default_rng(3)
+    conv = QConv(rng.integers(-9, 10, (2, 1, 3, 2)), (1, 6, 5), (2, 1), (1, 0))
+    pool = QConv(np.ones((2, 1, 2, 2), np.int64), conv.out_shape, (2, 2), groups=2)
+    lif = QCubaLIF(pool.shape[0], du=4095, dv=0, vth=3, bias_mant=np.full(pool.shape[0], 2),
+                   bias_exp=np.full(pool.shape[0], 6))  # fmt: skip
+    return QGraph(30, (
+        QLayer("conv", QCubaLIF(conv.shape[0], du=1023, dv=511, vth=20), conv),
+        QLayer("pool", lif, pool),
+        QLayer("fc", QCubaLIF(3, du=4095, dv=0, vth=5), QDense(rng.integers(-100, 100, (3, 4)))),
+    ), name="conv")  # fmt: skip
+
+
 def _read_inputs(path: Path) -> Any:
     return prepare_input(graph(), load_npy(path, "--input"), 8)
 
@@ -73,6 +87,8 @@ READERS: dict[str, tuple[str, Reader]] = {
     "model-lbq": ("lbq", load_model),
     "lbir": ("lbir", ir.load),
     "net": ("net", read_netx),
+    "net-conv": ("netconv", read_netx),
+    "lbq-conv": ("lbqconv", load_qgraph),
     "net-transform": ("net", netx_input_transform),
     "model-net": ("net", load_model),
     "inputs": ("npy", _read_inputs),
@@ -98,6 +114,9 @@ def make_seeds(tmp: Path) -> dict[str, Path]:
         "report": tmp / "report.json",
     }
     write_netx(q_netx_rec(), seeds["net"], input_transform={"weight": 70, "bias": -3})
+    seeds["netconv"] = tmp / "conv.net"
+    write_netx(conv_graph(), seeds["netconv"])
+    seeds["lbqconv"] = save_qgraph(conv_graph(), tmp / "conv.lbq")
     np.save(seeds["npy"], x)
     np.save(seeds["labels"], np.array([0, 2, 1, 2]))
     emulate(g, x, probe_uv=True).to_npz(seeds["snapshot"])
@@ -189,6 +208,22 @@ def _net(path: Path, huge: str | None = None, **datasets: Any) -> bytes:
 NEURON = {"type": b"CUBA", "iDecay": 4096, "vDecay": 4096, "vThMant": 100}
 
 
+def _conv_net(path: Path, huge: str | None = None, input_shape: Any = None, **conv: Any) -> bytes:
+    """A shape-only input and one conv layer (``netx_helpers.write_raw``) with ``conv``'s datasets
+    replaced; ``huge`` names a dataset declaring 10^12 elements and storing none."""
+    layer = {"type": "conv", "shape": np.array([2, 3, 4]), "weight": np.ones((2, 1, 3, 2)),
+             "stride": np.array([2, 1]), "padding": np.array([1, 0]), "dilation": np.array([1, 1]),
+             "groups": 1, "neuron": NEURON, **conv}  # fmt: skip
+    if huge is not None:
+        del layer[huge]
+    shape = np.array([1, 6, 5] if input_shape is None else input_shape)
+    write_raw(path, [{"type": "input", "shape": shape}, layer])
+    if huge is not None:
+        with h5py.File(path, "a") as f:
+            f["layer/1"].create_dataset(huge, shape=(10**6, 10**6), dtype="f4", chunks=(1, 1))
+    return path.read_bytes()
+
+
 def crafted(seeds: dict[str, Path], tmp: Path) -> list[tuple[str, str, bytes]]:
     """``(reader, what, bytes)`` of hand-made hostile files."""
     lbq = seeds["lbq"]
@@ -264,6 +299,25 @@ def crafted(seeds: dict[str, Path], tmp: Path) -> list[tuple[str, str, bytes]]:
             "layer", data=np.zeros(3)))),
         ("net", "delay dataset 10^12", _net(tmp / "j.net", "delay", shape=[3],
                                             weight=np.ones((3, 2)), neuron=NEURON)),
+        ("net-conv", "conv kernel 10^12", _conv_net(tmp / "k.net", "weight")),
+        ("net-conv", "conv stride 0", _conv_net(tmp / "l.net", stride=np.array([0, 1]))),
+        ("net-conv", "conv padding -4", _conv_net(tmp / "m.net", padding=np.array([-4, 0]))),
+        ("net-conv", "conv groups 0", _conv_net(tmp / "n.net", groups=0)),
+        ("net-conv", "conv 3 strides", _conv_net(tmp / "o.net", stride=np.array([1, 1, 1]))),
+        ("net-conv", "conv kernel 200x200", _conv_net(tmp / "p.net", weight=np.ones(
+            (2, 1, 200, 200)), shape=np.array([2, 1, 1]), padding=np.array([98, 98]))),
+        ("net-conv", "conv shape 10^9", _conv_net(tmp / "q.net", shape=np.array([10**9, 1, 1]))),
+        ("net-conv", "conv NaN weights", _conv_net(tmp / "r.net", weight=np.full((2, 1, 3, 2),
+                                                                                 np.nan))),
+        ("net-conv", "input shape 4-D", _conv_net(tmp / "s.net", input_shape=[1, 1, 6, 5])),
+        ("lbq-conv", "conv in_shape 10^9", _lbq_with(seeds["lbqconv"], lambda m, a: m["layers"][
+            0]["synapse"].update(in_shape=[10**9, 10**9, 10**9]))),
+        ("lbq-conv", "conv stride a string", _lbq_with(seeds["lbqconv"], lambda m, a: m[
+            "layers"][0]["synapse"].update(stride="2"))),
+        ("lbq-conv", "conv weights 5-D", _lbq_with(seeds["lbqconv"], lambda m, a: a.update(
+            {"0.synapse.weights": np.zeros((2, 1, 3, 2, 1), np.int64)}))),
+        ("lbq-conv", "conv weights 2^40", _lbq_with(seeds["lbqconv"], lambda m, a: a.update(
+            {"0.synapse.weights": np.full((2, 1, 3, 2), 1 << 40, np.int64)}))),
         ("pipeline.json", "NaN lr", seeds["config"].read_bytes().replace(b'"lr": 0.002',
                                                                            b'"lr": NaN')),
         ("pipeline.json", "epochs a string", seeds["config"].read_bytes().replace(
