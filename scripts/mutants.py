@@ -31,6 +31,9 @@ VERIFY = ("tests/test_verify.py",)
 HEALTH = ("tests/test_verify.py", "-k", "health")
 INPUT = ("tests/test_golden.py", "-k", "refused or bias_input")
 ARITH = "lavabridge/backends/golden/arith.py"
+CONV = ("tests/test_conv.py", "-k", "not random_conv")
+CONV_LAVA = ("tests/test_conv.py", "-k", "wrap or quantized or export")
+NETX_CONV = ("tests/test_netx_conv.py", "-m", "not slow")
 FAST = "lavabridge/backends/golden/fast.py"
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -122,6 +125,38 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("ties-off-by-one", "health", "lavabridge/verify/health.py",
            (('"ties": tr.v_pre == ops.lif.vth_scaled,', '"ties": tr.v_pre == ops.lif.vth_scaled + 1,'),),
            HEALTH, "threshold ties counted one above the threshold"),
+    # ------------------------------------------------------------------ conv
+    Mutant("conv-padding-one-sided", "conv", "lavabridge/conv.py",
+           (("img = np.pad(img, ((0, 0), (0, 0), (ph, ph), (pw, pw)))",
+             "img = np.pad(img, ((0, 0), (0, 0), (ph, ph), (0, 2 * pw)))"),),
+           CONV, "padding added on one side of W only"),
+    Mutant("conv-dilation-ignored", "conv", "lavabridge/conv.py",
+           (("return view[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw, ::dh, ::dw]",
+             "return view[:, :, : (ho - 1) * sh + 1 : sh, : (wo - 1) * sw + 1 : sw, :: 1, ::dw]"),),
+           CONV, "dilation along H ignored"),
+    Mutant("conv-no-wrap", "conv", "lavabridge/backends/golden/spatial.py",
+           (("        self.buf = wrap(acc, self.ops.bits)", "        self.buf = acc"),),
+           CONV, "oracle: Lava's 24-bit wrap of the conv output dropped"),
+    Mutant("conv-kernel-unflipped", "Lava export", "lavabridge/conv.py",
+           (("return np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(0, 3, 2, 1))",
+             "return np.ascontiguousarray(weight.transpose(0, 3, 2, 1))"),),
+           CONV_LAVA, "torch kernel exported without the flip Lava's true convolution needs"),
+    Mutant("conv-stride-not-reversed", "Lava export", "lavabridge/exporters/lava.py",
+           (("        stride=conv.stride[::-1],", "        stride=conv.stride,"),),
+           CONV_LAVA, "stride passed as (H, W) to Lava's (W, H) Conv"),
+    Mutant("avgpool-divisor-dropped", "conv", "lavabridge/ir/spatial.py",
+           (("value = 1.0 / (kh * kw) if self.divisor else 1.0", "value = 1.0"),),
+           CONV, "average pool computed as a sum pool"),
+    Mutant("conv-weight-exp-free", "quantization", "lavabridge/quant/lower.py",
+           (("    free_exp=False,\n)", "    free_exp=True,\n)"),),
+           CONV_LAVA, "conv layers get a weight_exp Lava's Conv ignores"),
+    Mutant("reset-offset-off-by-one", "netx", "lavabridge/importers/netx.py",
+           (("n.compare, interval, (offset + 1 + i) % interval)", "n.compare, interval, (offset + i) % interval)"),),
+           NETX_CONV, "netx's staggered LIFReset offsets one step early"),
+    Mutant("reset-after-update", "golden", FAST,
+           (("        if resets[t]:  # Lava's LIFReset: u, v := 0 before the step\n            u.fill(0.0)\n            v.fill(0.0)\n        _decay(u, p.keep_u, unity)",
+             "        _decay(u, p.keep_u, unity)\n        if resets[t]:\n            u.fill(0.0)\n            v.fill(0.0)"),),
+           NETX_CONV, "fast engine: the periodic reset applied after the decay, not before"),
     # ------------------------------------------------------------------ input checks
     Mutant("negative-spikes-accepted", "input checks", "lavabridge/backends/inputs.py",
            (("if arr.size and (arr.min() < 0 or arr.max() > 1):", "if arr.size and arr.max() > 1:"),),

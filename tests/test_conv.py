@@ -23,7 +23,16 @@ from lavabridge.backends.inputs import prepare_input
 from lavabridge.backends.lava import run_lava
 from lavabridge.conv import conv2d
 from lavabridge.errors import UnsupportedError, ValidationError
-from lavabridge.quant import LOIHI2, QConv, QCubaLIF, QDense, QGraph, QLayer, graphs_equal
+from lavabridge.quant import (
+    LOIHI2,
+    InputKind,
+    QConv,
+    QCubaLIF,
+    QDense,
+    QGraph,
+    QLayer,
+    graphs_equal,
+)
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.report import QuantPolicy
 from lavabridge.quant.serialize import load_qgraph, save_qgraph
@@ -261,3 +270,29 @@ def test_max_pool_and_foreign_modules_are_refused() -> None:
         from lavabridge.nn import Conv2d
 
         Conv2d((1, 4, 4), 2, 3, padding="same")  # type: ignore[arg-type]
+
+
+@pytest.mark.lava
+def test_conv_export_matches_golden_on_lava() -> None:
+    """One asymmetric conv of every kind of geometry (kernel 3x2, stride (2, 1), padding (1, 2),
+    dilation (1, 2), groups 2) and a sum pool, fed by spikes and by a bias-driven image layer."""
+    rng = np.random.default_rng(7)
+    conv = QConv(rng.integers(-200, 201, (4, 2, 3, 2)), (4, 7, 9), (2, 1), (1, 2), (1, 2), 2)
+    pool = QConv(np.ones((4, 1, 2, 2), np.int64), conv.out_shape, (2, 2), groups=4)
+    dense = QDense(rng.integers(-100, 101, (3, pool.shape[0])))
+
+    def lif(n: int, bias: bool = True) -> QCubaLIF:
+        b = rng.integers(-50, 51, n) if bias else 0
+        return QCubaLIF(n, du=1023, dv=511, vth=300, bias_mant=b, bias_exp=np.full(n, 3))
+
+    tail = (QLayer("conv", lif(conv.shape[0]), conv), QLayer("pool", lif(pool.shape[0]), pool),
+            QLayer("fc", lif(3), dense))  # fmt: skip
+    spikes = QGraph(252, tail, name="spikes")
+    x = (rng.random((3, 10, 252)) < 0.4).astype(np.int8)
+    assert emulate(spikes, x, probe_uv=True).first_mismatch(run_lava(spikes, x, probe_uv=True)) \
+        is None  # fmt: skip
+    image = QGraph(252, (QLayer("in", lif(252, bias=False)), *tail), InputKind.BIAS, "image")
+    b = rng.integers(-4000, 4000, (3, 4, 7, 9))  # [B, C, H, W] is accepted as is
+    golden = emulate(image, b, num_steps=10, probe_uv=True)
+    assert golden.first_mismatch(run_lava(image, b, num_steps=10, probe_uv=True)) is None
+    assert golden.spike_counts()[1] > 0
