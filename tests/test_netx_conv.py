@@ -245,3 +245,27 @@ def test_dense_after_conv_needs_flatten(tmp_path: Path) -> None:
         layers.move("4", "3")
     with pytest.raises(UnsupportedError, match="without a 'flatten'"):
         read_netx(path)
+
+
+def test_cli_refuses_the_unsupported_layer_and_loads_the_prefix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lavabridge.cli import main
+
+    path = _with_pool(tmp_path)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("lavabridge: error:")]
+    assert len(errors) == 1 and "layer 5 ('pool')" in errors[0] and "Traceback" not in err
+    assert main(["info", str(path), "--num-layers", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "conv 3x3 stride 2,1 pad 1,0" in out and "(4x5x6)" in out
+    x = (np.random.default_rng(0).random((2, 6, 144)) < 0.3).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    for backend in ("golden", "netx"):
+        out_file = tmp_path / f"{backend}.npz"
+        args = ["run", str(path), "--num-layers", "5", "--input", str(tmp_path / "x.npy"),
+                "--backend", backend, "--out", str(out_file)]  # fmt: skip
+        assert main(args) == 0, capsys.readouterr().err
+    with np.load(tmp_path / "golden.npz") as a, np.load(tmp_path / "netx.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith("spikes"))
