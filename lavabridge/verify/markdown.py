@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from lavabridge.verify.report import VerifyReport
 
 
+def _size(size: int, shape: tuple[int, ...]) -> str:
+    """``512`` or, for an image layer, ``512 (8x8x8)``."""
+    return f"{size} ({'x'.join(map(str, shape))})" if len(shape) == 3 else str(size)
+
+
 def _table(head: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> list[str]:
     al = align or "l" + "r" * (len(head) - 1)
     sep = ["---:" if a == "r" else "---" for a in al]
@@ -34,7 +39,9 @@ def _header(r: VerifyReport) -> list[str]:
         "mismatch": "FAILED — golden emulator and Lava differ",
         "lava-not-run": "NOT CHECKED — Lava was not run",
     }[r.status]
-    sizes = "-".join(str(n) for n in (m.n_in, *(layer.size for layer in m.layers)))
+    sizes = "-".join(
+        str(n) for n in (m.n_in, *(_size(layer.size, layer.shape) for layer in m.layers))
+    )
     lines = [
         f"# lavabridge verify: {m.name}",
         "",

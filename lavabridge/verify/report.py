@@ -38,7 +38,8 @@ class LayerInfo:
     """One layer of the verified QGraph.
 
     ``neuron`` / ``synapse`` name the node kinds; ``approximations`` lists the source semantics
-    the layer does not reproduce, as the user allowed at quantization (empty when exact).
+    the layer does not reproduce, as the user allowed at quantization (empty when exact);
+    ``shape`` is the population's ``(C, H, W)`` for an image layer, else ``(size,)``.
     """
 
     name: str
@@ -50,6 +51,7 @@ class LayerInfo:
     neuron: str = "CubaLIF"
     synapse: str | None = None
     approximations: tuple[str, ...] = ()
+    shape: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -119,13 +119,13 @@ def _versions() -> dict[str, str]:
 
 
 def _model_info(graph: QGraph, source: str, float_source: str | None) -> ModelInfo:
-    def info(ly: Any) -> LayerInfo:
+    def info(ly: Any, shape: tuple[int, ...]) -> LayerInfo:
         n = ly.neuron
         return LayerInfo(
             ly.name, ly.size, int(getattr(n, "du", 0)), int(getattr(n, "dv", 0)),
             int(getattr(n, "vth", 0)), ly.recurrent is not None, n.kind,
             None if ly.synapse is None else ly.synapse.kind,
-            tuple(str(a) for a in ly.approximations),
+            tuple(str(a) for a in ly.approximations), tuple(int(s) for s in shape),
         )  # fmt: skip
 
     return ModelInfo(
@@ -134,7 +134,7 @@ def _model_info(graph: QGraph, source: str, float_source: str | None) -> ModelIn
         float_source=float_source,
         n_in=graph.n_in,
         input_kind=graph.input_kind.value,
-        layers=tuple(info(ly) for ly in graph.layers),
+        layers=tuple(info(ly, s) for ly, s in zip(graph.layers, graph.shapes, strict=True)),
     )
 
 
