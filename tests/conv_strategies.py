@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lavabridge.conv import out_size
 from lavabridge.quant import LOIHI2, InputKind, QConv, QCubaLIF, QGraph, QLayer
 
-from qgraph_strategies import qdense, qneuron
+from qgraph_strategies import input_for, qdense, qneuron
 
 T = LOIHI2
 
@@ -85,13 +85,5 @@ def conv_graph_and_input(
 ) -> tuple[QGraph, np.ndarray, int]:
     """A random conv graph with a matching input batch and T."""
     g = draw(conv_graphs())
-    B = draw(st.integers(1, max_batch))
-    steps = draw(st.integers(1, max_steps))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    if g.input_kind == InputKind.SPIKES:
-        rate = draw(st.sampled_from([0.05, 0.3, 0.9]))
-        x = (rng.random((B, steps, g.n_in)) < rate).astype(np.int8)
-    else:
-        lo, hi = T.bias_mant_range
-        x = rng.integers(lo, hi + 1, size=(B, g.n_in))
+    x, steps = draw(input_for(g, max_batch, max_steps))
     return g, x, steps

@@ -103,13 +103,19 @@ def graph_and_input(
 ) -> tuple[QGraph, np.ndarray, int]:
     """A random graph with a matching input batch and T."""
     g = draw(qgraphs(max_layers, max_width))
+    x, steps = draw(input_for(g, max_batch, max_steps))
+    return g, x, steps
+
+
+@st.composite
+def input_for(draw: st.DrawFn, g: QGraph, max_batch: int, max_steps: int) -> tuple[np.ndarray, int]:
+    """An input batch for ``g`` (spikes at a drawn rate, or bias mantissas over the full range)
+    and its number of steps."""
     B = draw(st.integers(1, max_batch))
-    T_steps = draw(st.integers(1, max_steps))
+    steps = draw(st.integers(1, max_steps))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if g.input_kind == InputKind.SPIKES:
         rate = draw(st.sampled_from([0.05, 0.3, 0.9]))
-        x = (rng.random((B, T_steps, g.n_in)) < rate).astype(np.int8)
-    else:
-        lo, hi = T.bias_mant_range
-        x = rng.integers(lo, hi + 1, size=(B, g.n_in))
-    return g, x, T_steps
+        return (rng.random((B, steps, g.n_in)) < rate).astype(np.int8), steps
+    lo, hi = T.bias_mant_range
+    return rng.integers(lo, hi + 1, size=(B, g.n_in)), steps

@@ -51,7 +51,30 @@ def _images(x: torch.Tensor, shape: tuple[int, int, int], where: str) -> torch.T
     return x.reshape(-1, *shape)
 
 
-class Conv2d(nn.Conv2d):
+class _Shaped:
+    """``out_shape``, ``in_features``, ``out_features`` from a module's ``geometry``."""
+
+    @property
+    def geometry(self) -> ConvGeometry:
+        raise NotImplementedError
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """``(C_out, H_out, W_out)``."""
+        return self.geometry.out_shape
+
+    @property
+    def in_features(self) -> int:
+        """``C_in * H * W``."""
+        return self.geometry.n_in
+
+    @property
+    def out_features(self) -> int:
+        """``C_out * H_out * W_out``."""
+        return self.geometry.n_out
+
+
+class Conv2d(_Shaped, nn.Conv2d):
     """torch's ``Conv2d`` on flat C-major spike tensors ``[..., C_in*H*W]`` (see module docstring).
 
     Parameters
@@ -87,27 +110,12 @@ class Conv2d(nn.Conv2d):
                             _pair(self.stride), _pair(self.padding), _pair(self.dilation),
                             self.groups)  # fmt: skip
 
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        """``(C_out, H_out, W_out)``."""
-        return self.geometry.out_shape
-
-    @property
-    def in_features(self) -> int:
-        """``C_in * H * W``."""
-        return self.geometry.n_in
-
-    @property
-    def out_features(self) -> int:
-        """``C_out * H_out * W_out``."""
-        return self.geometry.n_out
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = super().forward(_images(x, self.in_shape, "Conv2d"))
         return y.reshape(*x.shape[:-1], -1)
 
 
-class SumPool2d(nn.Module):
+class SumPool2d(_Shaped, nn.Module):
     """Window sums of every channel on flat tensors (NIR's ``SumPool2d``; no parameters).
 
     Parameters
@@ -142,21 +150,6 @@ class SumPool2d(nn.Module):
         c = self.in_shape[0]
         return ConvGeometry(self.in_shape, c, self.kernel_size, self.stride, self.padding,
                             (1, 1), c)  # fmt: skip
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        """``(C, H_out, W_out)``."""
-        return self.geometry.out_shape
-
-    @property
-    def in_features(self) -> int:
-        """``C * H * W``."""
-        return self.geometry.n_in
-
-    @property
-    def out_features(self) -> int:
-        """``C * H_out * W_out``."""
-        return self.geometry.n_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         imgs = _images(x, self.in_shape, type(self).__name__)
