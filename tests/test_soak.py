@@ -1,8 +1,9 @@
 """Long runs leak nothing: 50 LavaSession cycles, and one 20,000-step stream through one runtime.
 
-Measured from /proc before and after: open file descriptors, /dev/shm entries, OS threads, live
-child processes (Python's resource tracker excepted) and resident memory. The bounds are stated
-below; the figures are printed (``pytest -s``) for the record.
+Measured from /proc before and after: open file descriptors, /dev/shm entries this process could
+have left behind (see :func:`shm_entries`), OS threads, live child processes (Python's resource
+tracker excepted) and resident memory. The bounds are stated below; the figures are printed
+(``pytest -s``) for the record.
 """
 
 from __future__ import annotations
@@ -30,6 +31,36 @@ MAX_THREAD_GROWTH = 1  # OS threads: one may still be on its way out
 MAX_RSS_GROWTH_MB = 40.0  # resident memory: allocator noise, not a leak (about 0.8 MB a cycle)
 
 
+def _referenced_shm() -> set[str]:
+    """Names under /dev/shm that some live process has open or mapped."""
+    used: set[str] = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/maps") as f:
+                used.update(line.split("/dev/shm/", 1)[1].split()[0] for line in f
+                            if "/dev/shm/" in line)  # fmt: skip
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("/dev/shm/"):
+                    used.add(target[len("/dev/shm/") :].split("/")[0])
+        except OSError:  # the process ended, or is not ours to read
+            continue
+    return used
+
+
+def shm_entries() -> int:
+    """/dev/shm entries a leak of this process would leave: its own ``lavabridge-<pid>-`` folders,
+    and segments that no live process has open or mapped. (Another live run's folders and
+    segments, e.g. a parallel test worker's, are not counted.)"""
+    if not os.path.isdir("/dev/shm"):
+        return 0
+    ours, used = f"lavabridge-{os.getpid()}-", _referenced_shm()
+    return sum(
+        1 for name in os.listdir("/dev/shm")
+        if name.startswith(ours) or (not name.startswith("lavabridge-") and name not in used)
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Usage:
     fds: int
@@ -42,10 +73,9 @@ class Usage:
     def now(cls) -> Usage:
         with open("/proc/self/status") as f:
             rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
-        shm = len(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else 0
         return cls(
             fds=len(os.listdir("/proc/self/fd")),
-            shm=shm,
+            shm=shm_entries(),
             threads=len(os.listdir("/proc/self/task")),
             children=len(children_alive(os.getpid())),
             rss_mb=rss / 1024,
