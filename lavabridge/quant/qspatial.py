@@ -93,11 +93,6 @@ class QConv(QSynapse):
         """``(n_out, n_in)`` of the equivalent dense map."""
         return (self.geometry.n_out, self.geometry.n_in)
 
-    @property
-    def max_delay(self) -> int:
-        """0: Lava's Conv has no delays (netx ignores conv delays)."""
-        return 0
-
     def validate(self, where: str, target: LoihiTarget = LOIHI2) -> None:
         """Raise :class:`ValidationError` if a value is outside what Lava computes exactly."""
         check_range(self.weights, *target.conv_weight_range, where, "weights")

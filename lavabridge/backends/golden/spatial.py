@@ -103,11 +103,6 @@ class ConvOps:
         return self.geom.n_out
 
     @property
-    def max_delay(self) -> int:
-        """0 (no conv delays)."""
-        return 0
-
-    @property
     def wrap_bits(self) -> int | None:
         """``bits`` when a sum can reach ``2^(bits-1)`` (then the wrap must be computed)."""
         return self.bits if self.raw_bound >= 1 << (self.bits - 1) else None
