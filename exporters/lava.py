@@ -204,7 +204,6 @@ class LavaLayer:
     neuron: Built
     synapse: Built | None = None
     recurrent: Built | None = None
-    shape: tuple[int, ...] = ()  # lavabridge's shape of the population ((C, H, W) or (n,))
 
     def built(self) -> Iterator[Built]:
         """Every process of the layer, neuron first."""
@@ -264,7 +263,7 @@ def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNe
         lif = NEURONS.of(layer.neuron, f"{where} neuron")(
             layer.neuron, f"{layer.name}.lif", init_bias, shape
         )
-        built = LavaLayer(layer.name, lif, shape=shape)
+        built = LavaLayer(layer.name, lif)
         if layer.synapse is not None:
             syn = SYNAPSES.of(layer.synapse, f"{where} synapse")(
                 layer.synapse, f"{layer.name}.{_SUFFIX.get(layer.synapse.kind, 'synapse')}"

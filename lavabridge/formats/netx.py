@@ -34,6 +34,7 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
+from lavabridge.conv import chw_to_whc, whc_to_chw
 from lavabridge.errors import LavaBridgeError, ModelFileError, UnsupportedError, ValidationError
 from lavabridge.quant.qnodes import QCubaLIF, QDense, infer_sign_mode
 from lavabridge.target import LOIHI2
@@ -291,15 +292,13 @@ def layer_name(g: Any, default: str) -> str:
 
 def to_lavabridge_order(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """netx's (..., W, H, C) neuron order -> lavabridge's flat C, H, W order (1-D: identity)."""
-    lead = arr.shape[: arr.ndim - len(shape)]
     if len(shape) == 3:
-        arr = np.swapaxes(arr, -1, -3)
-    return arr.reshape(*lead, -1)
+        return whc_to_chw(arr)
+    return arr.reshape(*arr.shape[: arr.ndim - len(shape)], -1)
 
 
 def to_netx_order(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """lavabridge's flat order -> netx's (..., W, H, C) neuron array of ``shape``."""
-    lead = arr.shape[:-1]
     if len(shape) == 3:
-        return np.swapaxes(arr.reshape(*lead, *shape[::-1]), -1, -3)
-    return arr.reshape(*lead, *shape)
+        return chw_to_whc(arr, (shape[2], shape[1], shape[0]))
+    return arr.reshape(*arr.shape[:-1], *shape)
