@@ -134,6 +134,11 @@ def _leave() -> None:
                 _restore()
     finally:
         _STATE.defer -= 1
+    _raise_pending()
+
+
+def _raise_pending() -> None:
+    """Raise :class:`Interrupted` for the first held signal once nothing defers it any more."""
     if _STATE.defer == 0 and _STATE.pending:
         signum = _STATE.pending[0]
         _STATE.pending.clear()
@@ -151,10 +156,7 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _STATE.defer -= 1
-        if _STATE.defer == 0 and _STATE.pending:
-            signum = _STATE.pending[0]
-            _STATE.pending.clear()
-            raise Interrupted(signum)
+        _raise_pending()
 
 
 def install_wakeup(signum: int, raiser: Any) -> Any:
