@@ -144,6 +144,14 @@ def _conv_model(seed: int) -> tuple[ir.Graph, np.ndarray]:
     return g, (rng.random((4, 12, conv.n_in)) < 0.3).astype(np.uint8)
 
 
+def _conv_file(path: Path, seed: int) -> tuple[object, np.ndarray]:
+    """``_conv_model(seed)`` quantized for netx and written to ``path``: (QGraph, input)."""
+    g, x = _conv_model(seed)
+    q, _ = quantize(g, x, policy=QuantPolicy.netx())
+    write_netx(q, path)
+    return q, x
+
+
 def test_conv_netx_round_trip(tmp_path: Path) -> None:
     g, x = _conv_model(0)
     q, _ = quantize(g, x, policy=QuantPolicy.netx())
@@ -162,10 +170,8 @@ def test_conv_netx_round_trip(tmp_path: Path) -> None:
 def test_conv_netx_on_lava_with_reset_interval(tmp_path: Path) -> None:
     """Our conv file through lava-dl's loader = golden = our Lava export, with and without netx's
     periodic resets (T = 12, reset_interval 4 and 6: several resets per sample, 4 samples)."""
-    g, x = _conv_model(1)
-    q, _ = quantize(g, x, policy=QuantPolicy.netx())
     path = tmp_path / "c.net"
-    write_netx(q, path)
+    q, x = _conv_file(path, 1)
     for interval in (None, 4, 6):
         graph = read_netx(path, reset_interval=interval)
         golden = emulate(graph, x, probe_uv=True)
@@ -190,10 +196,8 @@ def test_reset_phase_is_checked() -> None:
 
 
 def _with_pool(tmp_path: Path) -> Path:
-    g, x = _conv_model(2)
-    q, _ = quantize(g, x, policy=QuantPolicy.netx())
     path = tmp_path / "tail.net"
-    write_netx(q, path)
+    _conv_file(path, 2)
     with h5py.File(path, "a") as f:
         f["layer"].create_group("5").create_dataset("type", data=np.array([b"pool"], "S10"))
     return path
@@ -221,10 +225,8 @@ def test_num_layers_loads_a_supported_prefix(tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_malformed_conv_layers_are_refused(tmp_path: Path, edit: object, match: str) -> None:
-    g, x = _conv_model(3)
-    q, _ = quantize(g, x, policy=QuantPolicy.netx())
     path = tmp_path / "bad.net"
-    write_netx(q, path)
+    _conv_file(path, 3)
     with h5py.File(path, "a") as f:
         grp = f["layer"]["1"]
         if "bias" not in grp:
@@ -235,10 +237,8 @@ def test_malformed_conv_layers_are_refused(tmp_path: Path, edit: object, match: 
 
 
 def test_dense_after_conv_needs_flatten(tmp_path: Path) -> None:
-    g, x = _conv_model(4)
-    q, _ = quantize(g, x, policy=QuantPolicy.netx())
     path = tmp_path / "noflat.net"
-    write_netx(q, path)
+    _conv_file(path, 4)
     with h5py.File(path, "a") as f:
         layers = f["layer"]
         del layers["3"]
