@@ -286,3 +286,16 @@ class Graph:
             recurrent synapse, a node off the chain, no layer at all); the message names the node.
         """
         return layer_chain(self)
+
+    def latencies(self) -> tuple[int, ...]:
+        """Steps from the input to each layer of the chain: one per synapse hop, so layer ``i``
+        of a spike-input chain answers input column ``t`` at step ``t + i + 1`` (a bias input
+        drives layer 0 with no hop: ``i``). Extra Dense delays are not counted.
+
+        A model from a framework that propagates within a step (snnTorch, SpikingJelly) is
+        layer ``i``'s source spikes shifted by ``latencies()[i]`` steps; its importer sets each
+        layer's ``bias_start`` to that latency, so biases start with the first input.
+        """
+        chain = self.layer_chain()
+        first = 0 if chain[0].synapse is None else 1
+        return tuple(first + i for i in range(len(chain)))

@@ -202,14 +202,20 @@ class CubaLIF(Neuron):
     In the order Lava's LIF applies them at each step ``t``::
 
         u[t] = (1 - current_decay) * u[t-1] + I[t]
-        v[t] = (1 - voltage_decay) * v[t-1] + u[t] + bias
-        s[t] = v[t] > threshold            (v[t] >= threshold when compare='>=')
+        w[t] = (1 - voltage_decay) * v[t-1] + u[t] + bias      (bias: only for t >= bias_start)
+        s[t] = w[t] > threshold            (w[t] >= threshold when compare='>=')
         v[t] = 0               where s[t]  (reset='zero': u is kept)
-        v[t] = v[t] - threshold where s[t] (reset='subtract')
+        v[t] = w[t] - threshold where s[t] (reset='subtract')
 
-    where ``I[t]`` is the sum of the incoming :class:`Dense` outputs (each ``W s_in[t-1]`` plus
-    its bias). ``current_decay=1`` makes ``u[t] = I[t]`` (no synaptic memory); see :func:`LIF` and
-    :func:`IF`.
+    and the other resets of :class:`~lavabridge.semantics.Reset` (``none``, and snnTorch's
+    ``zero-next``, ``subtract-next``, ``subtract-guarded``), where ``I[t]`` is the sum of the
+    incoming synapse outputs (each ``W s_in[t-1]`` plus its bias, the bias also only from
+    ``bias_start``). ``current_decay=1`` makes ``u[t] = I[t]`` (no synaptic memory); see
+    :func:`LIF` and :func:`IF`.
+
+    ``bias_start`` aligns a layer imported from a framework that propagates within a step: the
+    layer's first input arrives after its synaptic hops (its latency), and its biases start
+    with it, so it computes the source layer's steps shifted by exactly that latency.
 
     Parameters
     ----------
@@ -221,8 +227,10 @@ class CubaLIF(Neuron):
         Firing threshold, one per layer.
     bias : float array (size,)
         Added to v every step (a scalar broadcasts; default 0). Float dtype kept as given.
-    reset : Reset or 'zero' | 'subtract'
+    reset : Reset or 'zero' | 'subtract' | 'none' | 'zero-next' | 'subtract-next' | 'subtract-guarded'
     compare : Compare or '>' | '>='
+    bias_start : int >= 0
+        The first step at which the biases act (0: from the start).
     """
 
     current_decay: float = field(metadata=rule(Real(0.0, 1.0)))
@@ -234,6 +242,7 @@ class CubaLIF(Neuron):
     )
     reset: Reset = field(default=Reset.ZERO, metadata=rule(Choice(Reset)))
     compare: Compare = field(default=Compare.GT, metadata=rule(Choice(Compare)))
+    bias_start: int = field(default=0, metadata=rule(Int(0)))
 
     kind: ClassVar[str] = "CubaLIF"
 
@@ -245,10 +254,11 @@ def LIF(  # noqa: N802 - named after the neuron model, like the classes
     bias: npt.ArrayLike = 0.0,
     reset: Reset | str = Reset.ZERO,
     compare: Compare | str = Compare.GT,
+    bias_start: int = 0,
 ) -> CubaLIF:
     """A leaky integrate-and-fire population: :class:`CubaLIF` with ``current_decay=1``
     (``u[t] = I[t]``, so ``v[t] = (1 - voltage_decay) v[t-1] + I[t] + bias``)."""
-    return CubaLIF(size, 1.0, voltage_decay, threshold, bias, reset, compare)  # type: ignore[arg-type]
+    return CubaLIF(size, 1.0, voltage_decay, threshold, bias, reset, compare, bias_start)  # type: ignore[arg-type]
 
 
 def IF(  # noqa: N802 - named after the neuron model, like the classes
@@ -257,7 +267,8 @@ def IF(  # noqa: N802 - named after the neuron model, like the classes
     bias: npt.ArrayLike = 0.0,
     reset: Reset | str = Reset.ZERO,
     compare: Compare | str = Compare.GT,
+    bias_start: int = 0,
 ) -> CubaLIF:
     """An integrate-and-fire population: :class:`CubaLIF` with ``current_decay=1`` and
     ``voltage_decay=0`` (``v[t] = v[t-1] + I[t] + bias``)."""
-    return CubaLIF(size, 1.0, 0.0, threshold, bias, reset, compare)  # type: ignore[arg-type]
+    return CubaLIF(size, 1.0, 0.0, threshold, bias, reset, compare, bias_start)  # type: ignore[arg-type]

@@ -24,15 +24,17 @@ from lavabridge.ir.graph import Graph
 from lavabridge.ir.nodes import CubaLIF, Dense, Input, Neuron, Synapse
 from lavabridge.ir.spatial import Spatial
 from lavabridge.recording import Recording
-from lavabridge.semantics import Compare, InputKind, Reset
+from lavabridge.semantics import InputKind, apply_reset, reset_bias
 
 F64 = npt.NDArray[np.float64]
 
 
 class FloatSynapse(Protocol):
-    """A synapse in float64, stepped: ``send()`` this step's currents, then ``receive`` spikes."""
+    """A synapse in float64, stepped: ``send()`` this step's currents, then ``receive`` spikes.
 
-    def send(self) -> F64: ...
+    ``send(with_bias)`` adds the synapse's bias only when asked (the target's ``bias_start``)."""
+
+    def send(self, with_bias: bool = True) -> F64: ...
 
     def receive(self, s: F64) -> None: ...
 
@@ -46,9 +48,9 @@ class DenseFloat:
         self.bias = None if dense.bias is None else np.asarray(dense.bias, np.float64)
         self.ring = DelayRing(dense.max_delay, (batch, dense.n_out), np.float64)
 
-    def send(self) -> F64:
+    def send(self, with_bias: bool = True) -> F64:
         out = self.ring.send()
-        return out if self.bias is None else out + self.bias
+        return out if self.bias is None or not with_bias else out + self.bias
 
     def receive(self, s: F64) -> None:
         for d, wt in self.buckets:
@@ -66,9 +68,9 @@ class SpatialFloat:
         self.bias = None if bias is None else np.repeat(np.asarray(bias, np.float64), hw)
         self.ring = DelayRing(0, (batch, node.n_out), np.float64)
 
-    def send(self) -> F64:
+    def send(self, with_bias: bool = True) -> F64:
         out = self.ring.send()
-        return out if self.bias is None else out + self.bias
+        return out if self.bias is None or not with_bias else out + self.bias
 
     def receive(self, s: F64) -> None:
         self.ring.receive(0, conv2d(self.geom, s, self.kernel))
@@ -78,16 +80,25 @@ NeuronStep = Callable[..., tuple[F64, F64, npt.NDArray[np.bool_]]]
 
 
 def cuba_step(
-    neuron: CubaLIF, u: F64, v: F64, current: F64, extra_bias: F64 | None = None
+    neuron: CubaLIF,
+    u: F64,
+    v: F64,
+    current: F64,
+    extra_bias: F64 | None = None,
+    with_bias: bool = True,
 ) -> tuple[F64, F64, npt.NDArray[np.bool_]]:
-    """One step of :class:`~lavabridge.ir.CubaLIF` in float64 (equations in its docstring)."""
+    """One step of :class:`~lavabridge.ir.CubaLIF` in float64 (equations in its docstring and in
+    :class:`~lavabridge.semantics.Reset`); ``with_bias`` is false before its ``bias_start``."""
     u = (1.0 - neuron.current_decay) * u + current
-    bias = np.asarray(neuron.bias, np.float64)
+    bias = np.asarray(neuron.bias, np.float64) if with_bias else np.zeros(neuron.size)
     if extra_bias is not None:
         bias = bias + extra_bias
-    v = (1.0 - neuron.voltage_decay) * v + u + bias
-    s = v >= neuron.threshold if neuron.compare == Compare.GE else v > neuron.threshold
-    v = np.where(s, 0.0, v) if neuron.reset == Reset.ZERO else v - s * neuron.threshold
+    w = (1.0 - neuron.voltage_decay) * v + u + bias
+    th = float(neuron.threshold)
+    pre = reset_bias(neuron.reset, neuron.compare, v, th)
+    if pre is not None:
+        w = w + pre
+    v, s = apply_reset(neuron.reset, neuron.compare, w, v, th)
     return u, v, s
 
 
@@ -142,6 +153,7 @@ def interpret(
     rec = [_synapse(ly.recurrent_name or "", ly.recurrent, B) for ly in chain]
     sizes = [layer.neuron.size for layer in chain]
     neurons: list[Neuron] = [layer.neuron for layer in chain]
+    starts = [int(getattr(n, "bias_start", 0)) for n in neurons]
     u = [np.zeros((B, n)) for n in sizes]
     v = [np.zeros((B, n)) for n in sizes]
     spikes = [np.zeros((B, T, n), np.uint8) for n in sizes]
@@ -151,15 +163,16 @@ def interpret(
         s_prev = arr[:, t] if bias_in is None else np.zeros((B, 0))
         for i in range(len(chain)):
             current = np.zeros((B, sizes[i]))
+            active = t >= starts[i]
             d = syn[i]
             if d is not None:
-                current = d.send()
+                current = d.send(active)
                 d.receive(s_prev)
             r = rec[i]
             if r is not None:
-                current = current + r.send()
+                current = current + r.send(active)
             extra = bias_in if i == 0 else None
-            u[i], v[i], s = steps[i](neurons[i], u[i], v[i], current, extra)
+            u[i], v[i], s = steps[i](neurons[i], u[i], v[i], current, extra, active)
             if r is not None:
                 r.receive(s.astype(np.float64))
             spikes[i][:, t] = s
