@@ -102,13 +102,18 @@ def test_threshold_beyond_17_bits_raises_naming_the_layer() -> None:
         quantize(g, _data(3))
 
 
-def test_semantic_approximations_are_reported_or_refused() -> None:
+def test_semantics_are_exact_refused_or_approximated_as_asked() -> None:
     rng = np.random.default_rng(4)
     g = _graph(rng.normal(0, 1, (4, 3)), rng.normal(0, 1, (2, 4)), reset="subtract", compare=">=")
+    exact, exact_report = quantize(g, _data(3))  # exact by default: FlexLIF, CPU simulator only
+    assert (exact.layers[0].neuron.reset, exact.layers[0].neuron.compare) == ("subtract", ">=")
+    assert exact.layers[0].neuron.custom and not exact.layers[0].approximations
+    assert exact_report.layers[0].cpu_simulator_only
+    assert "CPU simulator only" in exact_report.layers[0].neuron
     with pytest.raises(
         UnsupportedError, match=r"layer0: reset='subtract'.*allow_approximations"
     ) as e:
-        quantize(g, _data(3))  # refused by default, naming the layer and the option
+        quantize(g, _data(3), policy=QuantPolicy(custom_neurons=False))  # a Loihi 2 target
     assert e.value.node == "layer0" and e.value.stage == "quantizer"
     q, report = quantize(g, _data(3), policy=QuantPolicy(allow_approximations=True))
     notes = " ".join(report.layers[0].approximations)

@@ -1,7 +1,8 @@
 """Semantics are data end to end: one enum each, approximations carried, the target honoured.
 
 * ``Reset``, ``Compare`` and ``InputKind`` are the same enums in the IR, the QGraph and ``.lbq``;
-* an approximation is refused by default, and when allowed it is stored in the QGraph, its
+* a semantic Lava's LIF cannot compute is deployed exactly (FlexLIF) by default, refused for a
+  Loihi 2 target, and approximated only when asked; an approximation is stored in the QGraph, its
   ``.lbq`` file, shown by ``lavabridge info`` and in the VerifyReport;
 * version-1 ``.lbq`` files (lavabridge 0.1) still read;
 * ``quantize`` takes every constant from the target it is given.
@@ -54,15 +55,19 @@ def test_one_enum_each_across_ir_and_qgraph() -> None:
     assert (q.reset, q.compare) == (Reset.SUBTRACT, Compare.GE)
 
 
-def test_approximations_are_refused_by_default_naming_layer_and_option() -> None:
+def test_custom_kinds_are_exact_by_default_and_refused_for_a_loihi2_target() -> None:
+    q, report = quantize(_float_graph(), _spikes())  # exact: FlexLIF, CPU simulator only
+    assert q.approximations == () and report.layers[0].cpu_simulator_only
+    assert (q.layers[0].neuron.reset, q.layers[0].neuron.compare) == ("subtract", ">=")
+    loihi2 = QuantPolicy(custom_neurons=False)
     with pytest.raises(UnsupportedError) as info:
-        quantize(_float_graph(), _spikes())
+        quantize(_float_graph(), _spikes(), policy=loihi2)
     msg = str(info.value)
     assert msg.startswith("layer0: reset='subtract', compare='>='")
-    assert "QuantPolicy(allow_approximations=True)" in msg
+    assert "QuantPolicy(allow_approximations=True)" in msg and "CPU simulator only" in msg
     with pytest.raises(UnsupportedError, match=r"layer0: compare='>='"):
-        quantize(_float_graph(reset="zero"), _spikes())
-    q, _ = quantize(_float_graph("zero", ">"), _spikes())  # exact semantics: nothing to allow
+        quantize(_float_graph(reset="zero"), _spikes(), policy=loihi2)
+    q, _ = quantize(_float_graph("zero", ">"), _spikes(), policy=loihi2)  # nothing to allow
     assert q.approximations == ()
 
 

@@ -12,13 +12,16 @@ a rule turns the float node into the integers Lava computes with::
     CubaLIF: vth = round(S threshold / 2^vth_shift),  bias_mant << bias_exp = round(S bias),
              du, dv = the 12-bit decays the float model already uses
 
-A neuron semantic the deployed LIF cannot compute (subtract reset, ``>=``) is refused, or, when
-the policy allows it, deployed approximately and returned as an
+A neuron semantic Lava's LIF cannot compute (a reset other than zero, ``>=``) is kept exactly
+(the layer then runs on lavabridge's ``FlexLIF``, CPU simulator only), except ``>=`` with zero
+reset on the 64-grid (:func:`on_grid`), which is ``>`` with ``vth - 1`` on Lava's LIF; or, when
+the policy asks for it, deployed approximately on Lava's LIF and returned as an
 :class:`~lavabridge.semantics.Approximation` the layer records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -127,6 +130,7 @@ class NeuronInts:
     vth: int
     bias_mant: I64
     bias_exp: I64
+    graded_input: bool = False  # a bias input writes per-sample mantissas into bias_mant
 
 
 @dataclass(frozen=True)
@@ -149,44 +153,85 @@ class NeuronRule:
     ]
 
 
-LIF_RESET_EFFECT = "after a spike v is set to 0 instead of reduced by the threshold"
+LIF_RESET_EFFECT = "after a spike v is set to 0 in the same step instead"
 LIF_COMPARE_EFFECT = "differs only where v equals the threshold exactly"
 
 
 def lif_semantics(
     reset: Reset, compare: Compare, policy: QuantPolicy, where: str
-) -> tuple[Approximation, ...]:
-    """What Lava's LIF (zero reset, ``>``) does not reproduce; refused unless the policy allows it.
+) -> tuple[Reset, Compare, tuple[Approximation, ...]]:
+    """The reset and compare a layer is deployed with, and what that does not reproduce.
+
+    Exact by default: a semantic Lava's LIF (zero reset, ``>``) cannot compute is kept, and the
+    layer runs on lavabridge's ``FlexLIF`` process (CPU simulator only). With
+    ``policy.allow_approximations`` it is deployed on Lava's LIF instead, and the
+    :class:`~lavabridge.semantics.Approximation` is returned (and recorded).
 
     Raises
     ------
     UnsupportedError
-        A subtract reset or ``>=`` with ``policy.allow_approximations`` false; the message names
-        the layer and the option that allows the approximation.
+        ``policy.custom_neurons`` false (a Loihi 2 target) and the semantic needs ``FlexLIF``,
+        without ``allow_approximations``; the message names the layer and both options.
     """
     approx = []
     if reset != Reset.ZERO:
         approx.append(Approximation("reset", reset.value, Reset.ZERO.value, LIF_RESET_EFFECT))
     if compare != Compare.GT:
         approx.append(Approximation("compare", compare.value, Compare.GT.value, LIF_COMPARE_EFFECT))
-    if approx and not policy.allow_approximations:
+    if not approx:
+        return reset, compare, ()
+    if policy.allow_approximations:
+        return Reset.ZERO, Compare.GT, tuple(approx)
+    if not policy.custom_neurons:
         wanted = ", ".join(f"{a.param}={a.source!r}" for a in approx)
         raise UnsupportedError(
-            f"{where}: {wanted} cannot be expressed by Lava's LIF (zero reset, '>'); "
-            "quantize with QuantPolicy(allow_approximations=True) to deploy "
+            f"{where}: {wanted} cannot be expressed by Lava's built-in LIF (zero reset, '>'), and "
+            "QuantPolicy(custom_neurons=False) refuses lavabridge's FlexLIF process (CPU simulator "
+            "only); allow it, or quantize with QuantPolicy(allow_approximations=True) to deploy "
             + "; ".join(str(a) for a in approx)
             + " (the approximation is recorded in the model and shown in its reports)",
             node=where,
             stage="quantizer",
             supported=("reset='zero'", "compare='>'"),
         )
-    return tuple(approx)
+    return reset, compare, ()
+
+
+def on_grid(neuron: QCubaLIF, target: LoihiTarget) -> bool:
+    """Whether ``>=`` with zero reset is ``>`` with ``vth - 1`` on Lava's LIF: every value of v
+    is then a multiple of 64 (``du = 4095``: u is ``a_in << 6``; ``dv = 0``: no truncating
+    decay; biases multiples of 64; the 24-bit wrap and int32 wraps keep multiples of 64), so
+    ``v >= 64 vth`` is ``v > 64 (vth - 1)``. (A v held at the negative saturation bound, which
+    the health check reports, would leave the grid.)"""
+    unity = target.decay_unity
+    return (
+        neuron.reset == Reset.ZERO
+        and neuron.compare == Compare.GE
+        and neuron.vth >= 1
+        and neuron.du + target.ds_offset == unity
+        and neuron.dv + target.dm_offset == 0
+        and not np.any(neuron.effective_bias() % (1 << target.vth_shift))
+    )
+
+
+def describe_neuron(neuron: QNeuron) -> str:
+    """The deployed semantics of a population in words, e.g. ``reset='subtract-next',
+    compare='>', bias from step 2 (FlexLIF, CPU simulator only)``."""
+    reset = getattr(neuron, "reset", Reset.ZERO)
+    compare = getattr(neuron, "compare", Compare.GT)
+    text = f"reset={Reset(reset).value!r}, compare={Compare(compare).value!r}"
+    start = int(getattr(neuron, "bias_start", 0))
+    if start:
+        text += f", bias from step {start}"
+    if getattr(neuron, "custom", False):
+        text += " (FlexLIF, CPU simulator only)"
+    return text
 
 
 def _lower_cuba(
     n: CubaLIF, ints: NeuronInts, policy: QuantPolicy, target: LoihiTarget, where: str
 ) -> tuple[QCubaLIF, tuple[Approximation, ...]]:
-    approx = lif_semantics(n.reset, n.compare, policy, where)
+    reset, compare, approx = lif_semantics(n.reset, n.compare, policy, where)
     q = QCubaLIF(
         n.size,
         target.decay_to_du(n.current_decay),
@@ -194,7 +239,12 @@ def _lower_cuba(
         ints.vth,
         ints.bias_mant,
         ints.bias_exp,
+        reset,
+        compare,
+        n.bias_start,
     )
+    if on_grid(q, target) and not ints.graded_input:
+        q = dataclasses.replace(q, vth=q.vth - 1, compare=Compare.GT)
     return q, approx
 
 

@@ -31,7 +31,7 @@ from lavabridge.ir import ChainLayer, Graph
 from lavabridge.ir.chain import describe
 from lavabridge.quant.calibrate import Calibration, calibrate, input_gain
 from lavabridge.quant.encoding import InputEncoding
-from lavabridge.quant.lower import NEURONS, SYNAPSES, NeuronInts, SynapseRule
+from lavabridge.quant.lower import NEURONS, SYNAPSES, NeuronInts, SynapseRule, describe_neuron
 from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.quant.qnodes import QSynapse, infer_sign_mode
 from lavabridge.quant.report import LayerQuantReport, QuantPolicy, QuantReport
@@ -200,7 +200,8 @@ def _quantize_layer(
         size = layer.neuron.size
         bm, bexp = np.zeros(size, np.int64), np.full(size, encoding.bias_exp, np.int64)
         bias_err = 0.5 * 2.0**encoding.bias_exp / scale
-    neuron, approx = rule.lower(layer.neuron, NeuronInts(vth, bm, bexp), policy, target, lname)
+    ints = NeuronInts(vth, bm, bexp, graded_input=in_values is not None)
+    neuron, approx = rule.lower(layer.neuron, ints, policy, target, lname)
     qs: list[QSynapse] = [
         r.lower(n, q, sc.exp, md, target)
         for r, n, q, md in zip(srules, synapses, q_mats, sc.modes, strict=True)
@@ -229,6 +230,8 @@ def _quantize_layer(
         u_headroom_bits=_headroom(cal.u_peak, scale, target),
         v_headroom_bits=_headroom(cal.v_peak, scale, target),
         approximations=tuple(f"{lname}: {a}" for a in approx) + notes + folded,
+        neuron=describe_neuron(neuron),
+        cpu_simulator_only=bool(getattr(neuron, "custom", False)),
     )
     return QLayer(lname, neuron, syn, rec, approx), report, encoding
 

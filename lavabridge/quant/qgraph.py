@@ -150,6 +150,10 @@ class QGraph:
                 raise ValidationError(
                     where, "bias_mant", "must be 0: the bias input supplies it per sample"
                 )
+            if getattr(layer.neuron, "bias_start", 0):
+                raise ValidationError(
+                    where, "bias_start", "must be 0: the bias input acts from the first step"
+                )
         else:
             if bias_input:
                 raise ValidationError(

@@ -205,10 +205,14 @@ class QCubaLIF(QNeuron):
     bias_mant, bias_exp : array (size,) of int
         Bias added to v every step: ``bias_mant << bias_exp``.
     reset : Reset
-        What a spike does to v. Lava's LIF has ``ZERO`` (v := 0, u kept); the stages refuse the
-        others until a process computes them.
+        What a spike does to v (the table of :class:`~lavabridge.semantics.Reset`, with the
+        threshold ``vth << 6``). Lava's LIF computes ``ZERO`` (v := 0, u kept); the others run
+        on lavabridge's ``FlexLIF`` process (CPU simulator only, see :attr:`custom`).
     compare : Compare
-        ``GT`` (spike when ``v > vth << 6``), as Lava's LIF does; likewise for ``GE``.
+        ``GT`` (spike when ``v > vth << 6``), as Lava's LIF does; ``GE``: ``v >= vth << 6``.
+    bias_start : int
+        The first step (0-based, within a sample) at which ``bias_mant << bias_exp`` is added;
+        0 before it (an imported layer's biases start with its first input).
     """
 
     du: int
@@ -218,6 +222,7 @@ class QCubaLIF(QNeuron):
     bias_exp: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), metadata=ARRAY)
     reset: Reset = Reset.ZERO
     compare: Compare = Compare.GT
+    bias_start: int = 0
 
     kind: ClassVar[str] = "CubaLIF"
 
@@ -235,6 +240,14 @@ class QCubaLIF(QNeuron):
                 raise ValidationError(
                     "QCubaLIF", name, f"{getattr(self, name)!r} is not one of {allowed}"
                 ) from None
+        check_int(self.bias_start, 0, 1 << 24, "QCubaLIF", "bias_start")
+
+    @property
+    def custom(self) -> bool:
+        """Whether Lava's built-in LIF cannot compute this population (reset other than
+        ``ZERO`` or compare ``GE``): it runs on lavabridge's ``FlexLIF``, CPU simulator only
+        (Loihi 2 would need custom neuron microcode)."""
+        return self.reset != Reset.ZERO or self.compare != Compare.GT
 
     def validate(self, where: str, target: LoihiTarget = LOIHI2) -> None:
         """Raise :class:`ValidationError` if a value is outside what Lava computes exactly."""

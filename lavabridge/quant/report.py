@@ -17,11 +17,14 @@ class QuantPolicy:
     headroom_bits : float
         Keep calibrated peaks of |u| and |v| at least this many bits below 2^23.
     allow_approximations : bool
-        ``False`` (the default): a construct the deployed neurons cannot express exactly (subtract
-        reset, ``>=``) is refused with :class:`~lavabridge.errors.UnsupportedError` naming the
-        layer. ``True``: deploy it approximately and record the
+        ``False`` (the default): a neuron semantic Lava's LIF cannot compute (a reset other than
+        zero, ``>=``) is deployed exactly on lavabridge's ``FlexLIF`` process (CPU simulator
+        only). ``True``: deploy it approximately on Lava's LIF and record the
         :class:`~lavabridge.semantics.Approximation` in the layer (and so in ``.lbq`` files,
         ``lavabridge info`` and every VerifyReport).
+    custom_neurons : bool
+        ``False`` (a Loihi 2 target): refuse, with :class:`~lavabridge.errors.UnsupportedError`
+        naming the layer, what would need ``FlexLIF`` (unless ``allow_approximations``).
     min_vth : int
         Refuse (``ValidationError``) a layer whose threshold mantissa would fall below this.
     fixed_weight_exp : int, optional
@@ -37,6 +40,7 @@ class QuantPolicy:
 
     headroom_bits: float = 1.0
     allow_approximations: bool = False
+    custom_neurons: bool = True
     min_vth: int = 1
     fixed_weight_exp: int | None = None
     fixed_bias_exp: int | None = None
@@ -54,6 +58,9 @@ class LayerQuantReport:
     ``scale`` is S (integer v units per float unit); errors are in float units.
     ``approximations`` lists, as text, what the layer does not reproduce exactly (semantics the
     policy allowed to approximate, folded synapse biases, an all-zero weight matrix).
+    ``neuron`` names the deployed neuron semantics (reset, compare, bias start);
+    ``cpu_simulator_only``: it runs on lavabridge's ``FlexLIF`` (Loihi 2 would need custom
+    neuron microcode).
     """
 
     name: str
@@ -71,6 +78,8 @@ class LayerQuantReport:
     u_headroom_bits: float
     v_headroom_bits: float
     approximations: tuple[str, ...] = ()
+    neuron: str = "reset='zero', compare='>'"
+    cpu_simulator_only: bool = False
 
 
 @dataclass(frozen=True)

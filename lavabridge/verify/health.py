@@ -207,6 +207,9 @@ def _replay(
     bias = None
     if i == 0 and batch.kind == InputKind.BIAS:
         bias = bias_from_mantissa(batch.data, ops.lif.bias_exp[None, :])[:, None, :]
+    if ops.lif.bias_start > 0:  # no bias before the layer's first input
+        on = ops.lif.bias_on(spikes.shape[1])[None, :, None]
+        bias = np.where(on, ops.lif.bias if bias is None else bias, 0)
     u_prev, v_prev = _shifted(u_rec), _shifted(v_rec)
     resets = ops.lif.reset_steps(u_rec.shape[1])  # Lava's LIFReset zeroes u, v before the step
     u_prev[:, resets] = 0

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lavabridge.quant.qnodes import QCubaLIF, periodic_resets
+from lavabridge.semantics import Compare, Reset, apply_reset, reset_bias
 from lavabridge.target import LOIHI2, LoihiTarget
 
 I64 = npt.NDArray[np.int64]
@@ -51,6 +52,13 @@ class LifParams:
     decay_shift: int
     reset_interval: int = 0  # > 0: u and v zeroed periodically (Lava's LIFReset)
     reset_offset: int = 0
+    reset: Reset = Reset.ZERO  # the table of lavabridge.semantics.Reset, threshold vth_scaled
+    compare: Compare = Compare.GT
+    bias_start: int = 0  # the bias is 0 before this step of a sample
+
+    def bias_on(self, num_steps: int) -> npt.NDArray[np.bool_]:
+        """``(num_steps,)``: the steps at which the bias is added (``t >= bias_start``)."""
+        return np.arange(num_steps) >= self.bias_start
 
     def reset_steps(self, num_steps: int) -> npt.NDArray[np.bool_]:
         """``(num_steps,)``: the steps at which u and v are zeroed before the update."""
@@ -70,6 +78,9 @@ class LifParams:
             decay_shift=target.decay_shift,
             reset_interval=int(getattr(neuron, "reset_interval", 0)),
             reset_offset=int(getattr(neuron, "reset_offset", 0)),
+            reset=neuron.reset,
+            compare=neuron.compare,
+            bias_start=neuron.bias_start,
         )
 
 
@@ -86,8 +97,8 @@ class LifTrace(NamedTuple):
     ``u``, ``v``, ``s``: the new state and the spikes. ``u_star``: u after the int32 arithmetic,
     before the 24-bit wrap (wrapped where ``u_star > 2^23`` or ``<= -2^23``). ``v_star``: v before
     saturation (saturated where it differs from the clipped v). ``int32``: an int32 wrap changed
-    a value (the shifted input, u or v). ``v_pre``: v after saturation, before the reset (a tie
-    where it equals ``vth << 6``).
+    a value (the shifted input, u or v). ``v_pre``: v after saturation, before the reset (``w``
+    of :class:`~lavabridge.semantics.Reset`; a tie where it equals ``vth << 6``).
     """
 
     u: I64
@@ -100,13 +111,17 @@ class LifTrace(NamedTuple):
 
 
 def lif_trace(u: I64, v: I64, a_in: I64, p: LifParams, bias: I64 | None = None) -> LifTrace:
-    """One ``run_spk`` of Lava's ``PyLifModelBitAcc``, with its intermediate values.
+    """One ``run_spk`` of Lava's ``PyLifModelBitAcc`` (or of lavabridge's ``FlexLIF`` for the
+    other resets and ``>=``), with its intermediate values.
 
     ::
 
         u <- wrap24(int32(trunc0(u * keep_u / 4096)) + int32(a_in << 6))
-        v <- clip(int32(trunc0(v * keep_v / 4096)) + u + bias, -(2^23 - 1), 2^23 - 1)
-        s <- v > vth << 6;  v[s] <- 0
+        w <- clip(int32(trunc0(v * keep_v / 4096)) + u + bias + r, -(2^23 - 1), 2^23 - 1)
+        s <- w > vth << 6;  v <- w, v[s] <- 0                     (reset 'zero', compare '>')
+
+    where ``r = -(vth << 6) R`` for ``subtract-next`` (0 otherwise) and the other resets and
+    ``>=`` follow the table of :class:`~lavabridge.semantics.Reset` on ``w`` and the previous v.
 
     Parameters
     ----------
@@ -119,6 +134,9 @@ def lif_trace(u: I64, v: I64, a_in: I64, p: LifParams, bias: I64 | None = None) 
         Overrides ``p.bias`` (broadcastable); used for bias-driven input layers.
     """
     b = p.bias if bias is None else bias
+    pre = reset_bias(p.reset, p.compare, v, p.vth_scaled)
+    if pre is not None:
+        b = b + pre
     shifted = wrap_int32(wrap_int32(a_in) << p.act_shift)
     u_raw = trunc_shift(u * p.keep_u, p.decay_shift) + shifted
     u_star = wrap_int32(u_raw)
@@ -127,8 +145,7 @@ def lif_trace(u: I64, v: I64, a_in: I64, p: LifParams, bias: I64 | None = None) 
     v_inner = trunc_shift(v * p.keep_v, p.decay_shift) + cur
     v_star = wrap_int32(wrap_int32(v_inner) + b)
     v_pre = np.clip(v_star, -p.v_sat, p.v_sat)
-    s = v_pre > p.vth_scaled
-    v_new = np.where(s, 0, v_pre)
+    v_new, s = apply_reset(p.reset, p.compare, v_pre, v, p.vth_scaled)
     int32 = (shifted != (a_in << p.act_shift)) | (u_star != u_raw) | (v_star != v_inner + b)
     return LifTrace(cur, v_new, s, u_star, v_star, v_pre, int32)
 

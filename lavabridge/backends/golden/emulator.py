@@ -279,6 +279,8 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
             if r is not None:
                 a_in = a_in + r.send()
             bias = input_bias if i == 0 and input_bias is not None else None
+            if t < lif[i].bias_start:  # the bias starts with the layer's first input
+                bias = zeros_in[i]
             if resets[i][t]:  # Lava's LIFReset
                 u[i], v[i] = np.zeros_like(u[i]), np.zeros_like(v[i])
             u[i], v[i], s = lif_step(u[i], v[i], a_in, lif[i], bias)

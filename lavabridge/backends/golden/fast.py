@@ -43,9 +43,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.backends.golden.arith import lif_step
+from lavabridge.backends.golden.arith import LifParams, lif_step
 from lavabridge.backends.golden.ops import Connection, LayerPlan
 from lavabridge.delays import DelayRing, delay_sum
+from lavabridge.semantics import Compare, Reset, apply_reset, fires
+
+SUBTRACTS = frozenset({Reset.SUBTRACT, Reset.SUBTRACT_NEXT, Reset.SUBTRACT_GUARDED})
+READS_PREVIOUS = frozenset({Reset.ZERO_NEXT, Reset.SUBTRACT_NEXT, Reset.SUBTRACT_GUARDED})
 
 
 def feed_forward(
@@ -87,6 +91,8 @@ def _needs_checks(
     unity = float(1 << p.decay_shift)
     u_bound = drive * _geometric(p.keep_u / unity, T) * (1 + 1e-9)
     b_max = 0.0 if b is None else float(np.abs(b).max())
+    if p.reset in SUBTRACTS:  # a subtraction of the threshold joins the step's drive
+        b_max += float(p.vth_scaled)
     v_bound = (min(u_bound, p.max_uv) + b_max) * _geometric(p.keep_v / unity, T) * (1 + 1e-9)
     return u_bound >= p.max_uv - 1, v_bound >= p.v_sat - 1
 
@@ -154,6 +160,23 @@ def _update_v(v: np.ndarray, u: np.ndarray, b: np.ndarray | None, keep: int, uni
         v += b
 
 
+def _spike_and_reset(
+    p: LifParams, v: np.ndarray, v_prev: np.ndarray | None, s: np.ndarray, keep: np.ndarray
+) -> None:
+    """Spikes into ``s`` and the reset of ``v`` in place (``v_prev``: the stored v of the
+    previous step, for the kinds that read it; ``subtract-next``'s term is already in v)."""
+    vth = float(p.vth_scaled)
+    if p.reset == Reset.ZERO:
+        (np.greater_equal if p.compare == Compare.GE else np.greater)(v, vth, out=s)
+        np.logical_not(s, out=keep)
+        np.multiply(v, keep, out=v)  # the reset (a masked store is several times slower)
+        return
+    prev = v if v_prev is None else v_prev
+    v_new, fired = apply_reset(p.reset, p.compare, v, prev, vth)
+    np.copyto(v, v_new)
+    np.copyto(s, fired)
+
+
 def _run_fast(
     plan: LayerPlan,
     h: np.ndarray | None,
@@ -164,6 +187,7 @@ def _run_fast(
 ) -> None:
     T, B, n = spikes.shape
     p = plan.lif
+    reads_prev = p.reset in READS_PREVIOUS
     unity = 1 << p.decay_shift
     big_m, sat, vth = float(p.max_uv), float(p.v_sat), float(p.vth_scaled)
     check_u, check_v = _needs_checks(plan, h, b, T)
@@ -175,6 +199,7 @@ def _run_fast(
     sb = spikes.view(np.bool_)
     ring = _rec_ring(plan, B, n, np.float64)
     resets = p.reset_steps(T)
+    bias_on = p.bias_on(T)
     for t in range(T):
         if resets[t]:  # Lava's LIFReset: u, v := 0 before the step
             u.fill(0.0)
@@ -187,12 +212,13 @@ def _run_fast(
             ring.advance()
         if check_u:
             _wrap_u(u, big_m)
-        _update_v(v, u, b, p.keep_v, unity)
+        v_prev = v.copy() if reads_prev else None
+        _update_v(v, u, b if bias_on[t] else None, p.keep_v, unity)
+        if p.reset == Reset.SUBTRACT_NEXT and v_prev is not None:
+            v -= vth * fires(v_prev, vth, p.compare)
         if check_v and (v.max() > sat or v.min() < -sat):
             np.clip(v, -sat, sat, out=v)
-        np.greater(v, vth, out=sb[t])
-        np.less_equal(v, vth, out=keep)
-        np.multiply(v, keep, out=v)  # the reset (a masked store is several times slower)
+        _spike_and_reset(p, v, v_prev, sb[t], keep)
         if us is not None and vs is not None:
             us[:, t] = u
             vs[:, t] = v
@@ -214,6 +240,7 @@ def _run_exact(
     zeros = np.zeros((B, n), np.int64)
     ring = _rec_ring(plan, B, n, np.int64)
     resets = plan.lif.reset_steps(T)
+    bias_on = plan.lif.bias_on(T)
     for t in range(T):
         if resets[t]:
             u, v = np.zeros_like(u), np.zeros_like(v)
@@ -221,7 +248,7 @@ def _run_exact(
         if ring is not None:
             a_in = a_in + ring.arriving()
             ring.advance()
-        u, v, s = lif_step(u, v, a_in, plan.lif, bias)
+        u, v, s = lif_step(u, v, a_in, plan.lif, bias if bias_on[t] else zeros)
         spikes[t] = s
         if us is not None and vs is not None:
             us[:, t] = u

@@ -24,11 +24,9 @@ from lavabridge.backends.golden.arith import LifParams, floor_shift
 from lavabridge.backends.golden.spatial import ConvConn, ConvOps
 from lavabridge.delays import DelayRing, Split, exact_float_dtype, row_bound, split_by_delay
 from lavabridge.dispatch import Table
-from lavabridge.errors import UnsupportedError
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.qnodes import QCubaLIF, QDense
 from lavabridge.quant.qspatial import QConv
-from lavabridge.semantics import Compare, Reset
 from lavabridge.target import LoihiTarget
 
 I64 = npt.NDArray[np.int64]
@@ -179,15 +177,8 @@ class DenseOps:
 
 
 def cuba_params(neuron: QCubaLIF, target: LoihiTarget, where: str) -> LifParams:
-    """The per-step constants of a :class:`QCubaLIF` (Lava's LIF: zero reset, ``>``)."""
-    if (neuron.reset, neuron.compare) != (Reset.ZERO, Compare.GT):
-        raise UnsupportedError(
-            f"{where}: the golden emulator reproduces Lava's LIF (reset='zero', compare='>'), "
-            f"not reset={neuron.reset.value!r} with compare={neuron.compare.value!r}",
-            node=where,
-            stage="golden emulator",
-            supported=("CubaLIF with reset='zero', compare='>'",),
-        )
+    """The per-step constants of a :class:`QCubaLIF` (Lava's LIF, or ``FlexLIF`` for the other
+    resets and ``>=``)."""
     return LifParams.build(neuron, target)
 
 
