@@ -27,7 +27,7 @@ from lavabridge.errors import UnsupportedError
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense
 from lavabridge.quant.qspatial import QConv
-from lavabridge.semantics import Compare, InputKind, Reset
+from lavabridge.semantics import InputKind
 
 STATE_VARS: dict[str, tuple[str, ...]] = {
     "Dense": ("a_buff",),
@@ -35,6 +35,7 @@ STATE_VARS: dict[str, tuple[str, ...]] = {
     "Conv": ("a_buf",),
     "LIF": ("u", "v"),
     "LIFReset": ("u", "v"),
+    "FlexLIF": ("u", "v"),
 }
 """Lava process class name -> the Vars that carry state from one step to the next."""
 
@@ -125,7 +126,9 @@ def make_lif(
     bias_mant: np.ndarray | None = None,
     shape: tuple[int, ...] | None = None,
 ) -> Built:
-    """A Lava ``LIF`` with Python-int decays/threshold (Lava keeps those objects as given).
+    """A Lava ``LIF`` with Python-int decays/threshold (Lava keeps those objects as given), or
+    lavabridge's ``FlexLIF`` for the resets and ``>=`` Lava's LIF cannot compute (CPU simulator
+    only).
 
     ``bias_mant`` overrides the neurons' bias mantissas (the first sample of a bias input);
     ``shape`` is lavabridge's ``(C, H, W)`` of an image layer (the LIF gets Lava's ``(W, H, C)``,
@@ -133,21 +136,26 @@ def make_lif(
     """
     from lava.proc.lif.process import LIF, LIFReset
 
-    if (neuron.reset, neuron.compare) != (Reset.ZERO, Compare.GT):
-        raise UnsupportedError(
-            f"{name}: Lava's LIF computes reset='zero' with compare='>', not "
-            f"reset={neuron.reset.value!r} with compare={neuron.compare.value!r}",
-            node=name,
-            stage="Lava export",
-            supported=("CubaLIF with reset='zero', compare='>'",),
-        )
+    from lavabridge.processes.flexlif.process import FlexLIF
+
     bm = neuron.bias_mant if bias_mant is None else bias_mant
     shape = (neuron.size,) if shape is None else shape
-    periodic: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     if isinstance(neuron, QCubaLIFReset):
-        periodic = {"reset_interval": neuron.reset_interval, "reset_offset": neuron.reset_offset}
-    proc = (LIFReset if periodic else LIF)(
-        **periodic,
+        extra = {"reset_interval": neuron.reset_interval, "reset_offset": neuron.reset_offset}
+    if neuron.custom:
+        if extra:
+            raise UnsupportedError(
+                f"{name}: a periodic reset (reset_interval) with reset={neuron.reset.value!r}, "
+                f"compare={neuron.compare.value!r}: no Lava process computes both",
+                node=name,
+                stage="Lava export",
+                supported=("CubaLIFReset with reset='zero', compare='>'",),
+            )
+        extra = {"reset": neuron.reset.value, "compare": neuron.compare.value}
+    make = FlexLIF if neuron.custom else (LIFReset if isinstance(neuron, QCubaLIFReset) else LIF)
+    proc = make(
+        **extra,
         shape=lava_shape(shape),
         du=int(neuron.du),
         dv=int(neuron.dv),
@@ -198,12 +206,20 @@ NEURONS: Table[Callable[[Any, str, np.ndarray | None, tuple[int, ...] | None], B
 
 @dataclass
 class LavaLayer:
-    """The processes of one QGraph layer (``synapse`` is ``None`` for a bias-driven input layer)."""
+    """The processes of one QGraph layer (``synapse`` is ``None`` for a bias-driven input layer).
+
+    ``bias_start > 0``: the neurons' bias starts at that step of every sample. Their
+    ``bias_mant`` is built as 0, and whoever runs the network writes ``bias_mant`` (in Lava's
+    order) at that step and 0 at every sample boundary (lavabridge's streaming session does,
+    with a ``StateTap``; a host would, on a chip).
+    """
 
     name: str
     neuron: Built
     synapse: Built | None = None
     recurrent: Built | None = None
+    bias_start: int = 0
+    bias_mant: np.ndarray | None = None
 
     def built(self) -> Iterator[Built]:
         """Every process of the layer, neuron first."""
@@ -260,10 +276,15 @@ def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNe
     for i, (layer, shape) in enumerate(zip(graph.layers, graph.shapes, strict=True)):
         where = f"layer {i} '{layer.name}'"
         init_bias = first_bias if (i == 0 and graph.input_kind == InputKind.BIAS) else None
+        start, gated = _bias_start(layer.neuron)
+        if gated is not None:
+            init_bias = np.zeros_like(gated)
         lif = NEURONS.of(layer.neuron, f"{where} neuron")(
             layer.neuron, f"{layer.name}.lif", init_bias, shape
         )
-        built = LavaLayer(layer.name, lif)
+        built = LavaLayer(layer.name, lif, bias_start=start)
+        if gated is not None:
+            built.bias_mant = to_lava_order(gated, shape)
         if layer.synapse is not None:
             syn = SYNAPSES.of(layer.synapse, f"{where} synapse")(
                 layer.synapse, f"{layer.name}.{_SUFFIX.get(layer.synapse.kind, 'synapse')}"
@@ -283,6 +304,16 @@ def build_network(graph: QGraph, first_bias: np.ndarray | None = None) -> LavaNe
         net.layers.append(built)
         prev_out, prev_shape = lif.out_port, shape
     return net
+
+
+def _bias_start(neuron: Any) -> tuple[int, np.ndarray | None]:
+    """``(bias_start, bias_mant)`` of a population whose nonzero bias starts late, else
+    ``(0, None)``."""
+    start = int(getattr(neuron, "bias_start", 0))
+    bm = getattr(neuron, "bias_mant", None)
+    if start == 0 or bm is None or not np.any(bm):
+        return 0, None
+    return start, np.asarray(bm)
 
 
 _SUFFIX = {"Dense": "dense", "Conv": "conv"}  # process names: "<layer>.dense", "<layer>.conv"

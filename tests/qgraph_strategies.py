@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from lavabridge.quant import LOIHI2, InputKind, QCubaLIF, QDense, QGraph, QLayer, SignMode
+from lavabridge.semantics import Compare, Reset
 
 T = LOIHI2
 
@@ -64,6 +65,9 @@ def qneuron(draw: st.DrawFn, size: int) -> QCubaLIF:
         vth=draw(st.one_of(st.integers(0, 1000), st.integers(*T.vth_range))),
         bias_mant=bm,
         bias_exp=rng.integers(T.bias_exp_range[0], T.bias_exp_range[1] + 1, size=size),
+        reset=draw(st.sampled_from([Reset.ZERO, *Reset])),  # Lava's LIF, or FlexLIF's kinds
+        compare=draw(st.sampled_from([Compare.GT, Compare.GT, Compare.GE])),
+        bias_start=draw(st.sampled_from([0, 0, 1, 2, 5])),
     )
 
 
@@ -85,7 +89,10 @@ def qgraphs(
         size = n_in if bias_input else draw(st.integers(1, max_width))
         neuron = draw(qneuron(size))
         if bias_input:
-            neuron = QCubaLIF(size, neuron.du, neuron.dv, neuron.vth, bias_exp=neuron.bias_exp)
+            neuron = QCubaLIF(
+                size, neuron.du, neuron.dv, neuron.vth, bias_exp=neuron.bias_exp,
+                reset=neuron.reset, compare=neuron.compare,
+            )  # fmt: skip
         synapse = None if bias_input else draw(qdense(size, prev))
         recurrent = draw(qdense(size, size)) if draw(st.booleans()) else None
         layers.append(QLayer(f"l{i}", neuron, synapse, recurrent))

@@ -17,6 +17,7 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.proc.lif.process import LIF
 
 import lavabridge.processes as procs
+from lavabridge.processes.flexlif.process import FlexLIF
 from lavabridge.processes.memsource.process import MemSource
 from lavabridge.processes.recorder.process import SpikeRecorder
 from lavabridge.processes.statetap.process import StateTap
@@ -35,7 +36,7 @@ def _process_classes() -> list[type[AbstractProcess]]:
 
 
 def test_every_process_folder_is_covered() -> None:
-    assert set(_process_classes()) == {MemSource, SpikeRecorder, StateTap}
+    assert set(_process_classes()) == {FlexLIF, MemSource, SpikeRecorder, StateTap}
 
 
 @pytest.mark.lava
@@ -47,9 +48,12 @@ def test_models_are_discovered_for_every_process(tmp_path) -> None:  # type: ign
         MemSource: MemSource(shape=(3,), path=str(path), capacity=4),
         SpikeRecorder: SpikeRecorder(shape=(3,), path=str(path), capacity=4),
         StateTap: StateTap(var=lif.v, period=2),
+        FlexLIF: FlexLIF(shape=(3,), reset="subtract-next", compare=">="),
     }
     assert set(instances) == set(_process_classes())
     for proc in instances.values():
         models = ProcGroupDiGraphs._find_proc_models(proc)
         assert models, f"Lava found no ProcessModel for {type(proc).__name__}"
-        assert all("fixed_pt" in m.tags for m in models)
+        assert any("fixed_pt" in m.tags for m in models)
+    flex = ProcGroupDiGraphs._find_proc_models(instances[FlexLIF])
+    assert {"fixed_pt", "floating_pt"} <= {t for m in flex for t in m.tags}

@@ -108,16 +108,15 @@ def test_info_shows_approximations(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "layer0: compare '>=' deployed as '>'" in out
 
 
-def test_stages_refuse_semantics_they_cannot_compute(tmp_path: Path) -> None:
-    """A QCubaLIF asking for subtract reset is data; no stage silently runs it as a zero reset."""
+def test_stages_compute_or_refuse_semantics_never_drop_them(tmp_path: Path) -> None:
+    """A QCubaLIF asking for subtract reset is data: the golden emulator and the Lava export
+    compute it (FlexLIF), netx (which cannot hold it) refuses; none runs it as a zero reset."""
     g = QGraph(2, (QLayer("a", QCubaLIF(2, 0, 0, 5, reset="subtract"), QDense(np.ones((2, 2)))),))
     x = np.ones((1, 4, 2), np.int8)
-    with pytest.raises(UnsupportedError, match="golden emulator reproduces Lava's LIF") as info:
-        emulate(g, x)
-    assert info.value.stage == "golden emulator"
-    with pytest.raises(UnsupportedError, match="Lava's LIF computes reset='zero'") as info:
-        build_network(g)
-    assert info.value.stage == "Lava export"
+    zero = QGraph(2, (QLayer("a", QCubaLIF(2, 0, 0, 5), QDense(np.ones((2, 2)))),))
+    assert emulate(g, x, probe_uv=True).v[0].tolist() != emulate(zero, x, probe_uv=True).v[0].tolist()
+    assert type(build_network(g).neurons[0]).__name__ == "FlexLIF"
+    assert type(build_network(zero).neurons[0]).__name__ == "LIF"
     with pytest.raises(UnsupportedError, match="netx's CUBA neurons") as info:
         write_netx(g, tmp_path / "a.net")
     assert info.value.stage == "netx writer"

@@ -91,12 +91,15 @@ class StreamLayer:
     shape : the population's shape in Lava's order (netx 3-D layers: (W, H, C))
     observed : ``(name, Var)`` recorded every step when probing (u, v)
     state : every Var that carries state between steps (zeroed at sample boundaries)
+    bias : ``(step, Var, values)``: write ``values`` into the bias Var at that step of every
+        sample (0 at every sample boundary), or ``None``
     """
 
     out_port: Any
     shape: tuple[int, ...]
     observed: tuple[tuple[str, Any], ...]
     state: tuple[Any, ...]
+    bias: tuple[int, Any, np.ndarray] | None = None
 
 
 @dataclass
@@ -179,6 +182,13 @@ def attach_streaming(
                 record = {"record_path": path, "record_capacity": rows}
             taps.append(StateTap(var=var, period=T, **record))
         taps.extend(StateTap(var=var, period=T) for var in layer.state if id(var) not in observed)
+        if layer.bias is not None and layer.bias[0] < T:  # the bias starts late in each sample
+            start, var, values = layer.bias
+            path = new_file(f"bias_start_{i}", 2, tuple(var.shape))
+            schedule = np.memmap(path, dtype=np.int32, mode="r+", shape=(2, *var.shape))
+            schedule[1] = values
+            schedule.flush()
+            taps.append(StateTap(var=var, period=T, load_path=path, load_rows=2, phases=(0, start)))
     return StreamingGraph(network, source, recorders, taps, files, capacity, shapes, anchor, beat)
 
 
@@ -191,7 +201,12 @@ def _stream_layers(net: LavaNetwork) -> list[StreamLayer]:
         for b in (layer.synapse, layer.recurrent):
             if b is not None:
                 state += [b.var(name) for name in b.state]
-        out.append(StreamLayer(n.out_port, tuple(n.process.s_out.shape), observed, tuple(state)))
+        bias = None
+        if layer.bias_mant is not None and n.input_var is not None:
+            bias = (layer.bias_start, n.var(n.input_var), layer.bias_mant)
+        out.append(
+            StreamLayer(n.out_port, tuple(n.process.s_out.shape), observed, tuple(state), bias)
+        )
     return out
 
 

@@ -27,6 +27,7 @@ class PyStateTapModel(PyLoihiProcessModel):
         super().__init__(proc_params)
         self._shape = tuple(proc_params["shape"])
         self._period = int(proc_params["period"])
+        self._phases = tuple(proc_params["phases"])
         self._record = None
         self._load = None
         if proc_params["record_path"] is not None:
@@ -41,7 +42,7 @@ class PyStateTapModel(PyLoihiProcessModel):
             )
 
     def _boundary(self) -> bool:
-        return self._period > 0 and self.time_step % self._period == 0
+        return self._period > 0 and self.time_step % self._period in self._phases
 
     def post_guard(self) -> bool:
         return self._record is not None or self._boundary()
@@ -53,6 +54,8 @@ class PyStateTapModel(PyLoihiProcessModel):
             if self._load is None:
                 value = np.zeros(self._shape, np.int32)
             else:
-                value = np.array(self._load[(self.time_step // self._period) % self._load_rows])
+                j = self._phases.index(self.time_step % self._period)
+                row = (self.time_step // self._period) * len(self._phases) + j
+                value = np.array(self._load[row % self._load_rows])
             self.ref.write(value)
             self.ref.wait()

@@ -14,8 +14,11 @@ class StateTap(AbstractProcess):
 
     1. record the Var into row ``(t - 1) % record_capacity`` of ``record_path``
        (what a Lava ``Monitor`` records, without ``Var.get``'s per-element transfer), and then
-    2. when ``t % period == 0`` (the last step of a sample), overwrite the Var with zeros, or with
-       row ``(t // period) % load_rows`` of ``load_path`` (the next sample's value).
+    2. when ``t % period`` is one of ``phases`` (by default ``(0,)``: the last step of a sample),
+       overwrite the Var with zeros, or with row ``(t // period * len(phases) + j) % load_rows``
+       of ``load_path``, ``j`` the index of the phase (with one phase: the next sample's value;
+       with phases ``(0, k)`` and two rows: row 0 at every sample boundary, row 1 from step
+       ``k + 1`` of each sample on).
 
     Recording happens before the rewrite, so the last step of every sample is recorded intact.
     Lava's own ``io.reset.Reset`` does step 2 with a constant only; a separate Reset and Monitor
@@ -33,6 +36,8 @@ class StateTap(AbstractProcess):
     load_path : str, optional
         Raw int32 file of ``load_rows * var.size`` values; ``None`` rewrites zeros.
     load_rows : int
+    phases : tuple of int
+        Steps within a period (``0 <= phase < period``) at which the Var is rewritten.
     """
 
     def __init__(
@@ -44,7 +49,10 @@ class StateTap(AbstractProcess):
         record_capacity: int = 0,
         load_path: str | None = None,
         load_rows: int = 0,
+        phases: tuple[int, ...] = (0,),
     ) -> None:
+        if period > 0 and (not phases or any(not 0 <= p < period for p in phases)):
+            raise ValueError(f"StateTap: phases {phases} must lie in [0, {period})")
         super().__init__(
             shape=var.shape,
             period=period,
@@ -52,6 +60,7 @@ class StateTap(AbstractProcess):
             record_capacity=record_capacity,
             load_path=load_path,
             load_rows=load_rows,
+            phases=tuple(int(p) for p in phases),
         )
         self.ref = RefPort(var.shape)
         self.ref.connect_var(var)
