@@ -116,7 +116,7 @@ def test_every_kind_float_golden_oracle_and_lava_agree(reset: Reset, compare: Co
 
 @pytest.mark.lava
 def test_bias_starts_at_its_step_in_every_sample_on_lava() -> None:
-    g, q = _integer_case(Reset.ZERO, Compare.GT, bias_start=5)
+    _, q = _integer_case(Reset.ZERO, Compare.GT, bias_start=5)
     x = np.zeros((3, 8, 2), np.int8)  # no input: only the bias drives the layer
     lava = run_lava(q, x, probe_uv=True)
     assert lava.v is not None and emulate(q, x, probe_uv=True).first_mismatch(lava) is None

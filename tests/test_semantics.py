@@ -114,7 +114,9 @@ def test_stages_compute_or_refuse_semantics_never_drop_them(tmp_path: Path) -> N
     g = QGraph(2, (QLayer("a", QCubaLIF(2, 0, 0, 5, reset="subtract"), QDense(np.ones((2, 2)))),))
     x = np.ones((1, 4, 2), np.int8)
     zero = QGraph(2, (QLayer("a", QCubaLIF(2, 0, 0, 5), QDense(np.ones((2, 2)))),))
-    assert emulate(g, x, probe_uv=True).v[0].tolist() != emulate(zero, x, probe_uv=True).v[0].tolist()
+    assert (
+        emulate(g, x, probe_uv=True).v[0].tolist() != emulate(zero, x, probe_uv=True).v[0].tolist()
+    )
     assert type(build_network(g).neurons[0]).__name__ == "FlexLIF"
     assert type(build_network(zero).neurons[0]).__name__ == "LIF"
     with pytest.raises(UnsupportedError, match="netx's CUBA neurons") as info:

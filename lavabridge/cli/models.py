@@ -20,6 +20,7 @@ from lavabridge.exporters.netx import write_netx
 from lavabridge.formats.npy import load_npy
 from lavabridge.importers.load import detect_format, load_model
 from lavabridge.importers.netx import netx_input_transform
+from lavabridge.quant.lower import describe_neuron
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.qnodes import QCubaLIF, QCubaLIFReset, QDense
 from lavabridge.quant.qspatial import QConv
@@ -205,6 +206,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             n = layer.neuron
             print(f"  layer {i} {layer.name!r}: u, v reset every {n.reset_interval} steps "
                   f"(Lava LIFReset, offset {n.reset_offset})")  # fmt: skip
+    for i, layer in enumerate(graph.layers):
+        if getattr(layer.neuron, "custom", False) or getattr(layer.neuron, "bias_start", 0):
+            print(f"  layer {i} {layer.name!r}: {describe_neuron(layer.neuron)}")
+    custom = [ly.name for ly in graph.layers if getattr(ly.neuron, "custom", False)]
+    if custom:
+        print(f"runs on: Lava's CPU simulator only (FlexLIF in {', '.join(custom)}; Loihi 2 "
+              "would need custom neuron microcode)")  # fmt: skip
+    else:
+        print("runs on: Lava's CPU simulator and Loihi 2 (Lava's own processes only)")
     approx = graph.approximations
     if approx:
         print("approximated semantics (allowed at quantization; the deployment differs here):")

@@ -59,6 +59,11 @@ def _header(r: VerifyReport) -> list[str]:
         )
         if gl.lava_graph_differs:
             lines.append("* **note: Lava ran a different QGraph than golden (fault injection)**")
+    custom = [f"`{layer.name}` ({layer.semantics})" for layer in m.layers
+              if layer.cpu_simulator_only]  # fmt: skip
+    if custom:
+        lines.append("* **CPU simulator only:** " + "; ".join(custom) + " run on lavabridge's "
+                     "FlexLIF process (Loihi 2 would need custom neuron microcode)")  # fmt: skip
     approx = [f"`{layer.name}`: {a}" for layer in m.layers for a in layer.approximations]
     if approx:
         lines.append("* **approximated semantics (allowed at quantization; the float model "

@@ -39,7 +39,10 @@ class LayerInfo:
 
     ``neuron`` / ``synapse`` name the node kinds; ``approximations`` lists the source semantics
     the layer does not reproduce, as the user allowed at quantization (empty when exact);
-    ``shape`` is the population's ``(C, H, W)`` for an image layer, else ``(size,)``.
+    ``shape`` is the population's ``(C, H, W)`` for an image layer, else ``(size,)``;
+    ``semantics`` the deployed reset / compare / bias start in words, and
+    ``cpu_simulator_only`` whether the layer runs on lavabridge's FlexLIF (Loihi 2 would need
+    custom neuron microcode).
     """
 
     name: str
@@ -52,6 +55,8 @@ class LayerInfo:
     synapse: str | None = None
     approximations: tuple[str, ...] = ()
     shape: tuple[int, ...] = ()
+    semantics: str = ""
+    cpu_simulator_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from lavabridge.backends.golden import emulate
 from lavabridge.backends.inputs import BatchInput, prepare_input
 from lavabridge.errors import InputError, LavaBridgeError, ModelFileError
 from lavabridge.importers.load import load_model
+from lavabridge.quant.lower import describe_neuron
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
@@ -126,6 +127,7 @@ def _model_info(graph: QGraph, source: str, float_source: str | None) -> ModelIn
             int(getattr(n, "vth", 0)), ly.recurrent is not None, n.kind,
             None if ly.synapse is None else ly.synapse.kind,
             tuple(str(a) for a in ly.approximations), tuple(int(s) for s in shape),
+            describe_neuron(n), bool(getattr(n, "custom", False)),
         )  # fmt: skip
 
     return ModelInfo(

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from lavabridge.backends.golden.arith import bias_from_mantissa, lif_step
+from lavabridge.backends.golden.arith import LifParams, bias_from_mantissa, lif_step
 from lavabridge.backends.golden.fast import feed_forward, run_layer
 from lavabridge.backends.golden.ops import TORCH_MIN_MACS, LayerPlan, layer_ops, plan_layers
 from lavabridge.backends.inputs import BatchInput, prepare_input
@@ -44,6 +44,7 @@ from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
 from lavabridge.semantics import InputKind
 
+I64 = npt.NDArray[np.int64]
 _CHUNK_ELEMENTS = 1 << 23  # default chunk: about this many (sample, step, neuron) cells
 _MIN_SAMPLES_PER_THREAD = 32  # a thread gets at least this many samples
 
@@ -243,6 +244,14 @@ def _binary_spikes(graph: QGraph, arr: np.ndarray) -> bool:
     return arr.dtype == np.bool_ or int(arr.max()) <= 1
 
 
+def _step_bias(p: LifParams, t: int, input_bias: I64 | None, zeros: I64) -> I64 | None:
+    """The bias of step ``t`` (``None``: the neurons' own): a bias input's, or 0 before the
+    layer's ``bias_start`` (its biases start with its first input)."""
+    if t < p.bias_start:
+        return zeros
+    return input_bias
+
+
 def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True) -> Recording:
     """The int64 oracle: Lava's step-major SPK phase order, every Dense sum in int64."""
     t0 = time.perf_counter()
@@ -278,9 +287,7 @@ def emulate_reference(graph: QGraph, batch: BatchInput, *, probe_uv: bool = True
                     d.receive(s_prev)
             if r is not None:
                 a_in = a_in + r.send()
-            bias = input_bias if i == 0 and input_bias is not None else None
-            if t < lif[i].bias_start:  # the bias starts with the layer's first input
-                bias = zeros_in[i]
+            bias = _step_bias(lif[i], t, input_bias if i == 0 else None, zeros_in[i])
             if resets[i][t]:  # Lava's LIFReset
                 u[i], v[i] = np.zeros_like(u[i]), np.zeros_like(v[i])
             u[i], v[i], s = lif_step(u[i], v[i], a_in, lif[i], bias)

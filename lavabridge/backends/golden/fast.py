@@ -177,6 +177,26 @@ def _spike_and_reset(
     np.copyto(s, fired)
 
 
+def _voltage_step(
+    p: LifParams,
+    v: np.ndarray,
+    u: np.ndarray,
+    b: np.ndarray | None,
+    check_v: bool,
+    s: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    """v's update, saturation (when it can trigger), spikes and reset of one step, in place."""
+    sat, vth = float(p.v_sat), float(p.vth_scaled)
+    v_prev = v.copy() if p.reset in READS_PREVIOUS else None
+    _update_v(v, u, b, p.keep_v, 1 << p.decay_shift)
+    if p.reset == Reset.SUBTRACT_NEXT and v_prev is not None:
+        v -= vth * fires(v_prev, vth, p.compare)
+    if check_v and (v.max() > sat or v.min() < -sat):
+        np.clip(v, -sat, sat, out=v)
+    _spike_and_reset(p, v, v_prev, s, keep)
+
+
 def _run_fast(
     plan: LayerPlan,
     h: np.ndarray | None,
@@ -187,9 +207,8 @@ def _run_fast(
 ) -> None:
     T, B, n = spikes.shape
     p = plan.lif
-    reads_prev = p.reset in READS_PREVIOUS
     unity = 1 << p.decay_shift
-    big_m, sat, vth = float(p.max_uv), float(p.v_sat), float(p.vth_scaled)
+    big_m = float(p.max_uv)
     check_u, check_v = _needs_checks(plan, h, b, T)
     u = np.zeros((B, n))
     v = np.zeros((B, n))
@@ -212,13 +231,7 @@ def _run_fast(
             ring.advance()
         if check_u:
             _wrap_u(u, big_m)
-        v_prev = v.copy() if reads_prev else None
-        _update_v(v, u, b if bias_on[t] else None, p.keep_v, unity)
-        if p.reset == Reset.SUBTRACT_NEXT and v_prev is not None:
-            v -= vth * fires(v_prev, vth, p.compare)
-        if check_v and (v.max() > sat or v.min() < -sat):
-            np.clip(v, -sat, sat, out=v)
-        _spike_and_reset(p, v, v_prev, sb[t], keep)
+        _voltage_step(p, v, u, b if bias_on[t] else None, check_v, sb[t], keep)
         if us is not None and vs is not None:
             us[:, t] = u
             vs[:, t] = v
