@@ -52,6 +52,7 @@ class PyFlexLifModelFixed(AbstractPyLifModelFixed):
     vth: int = LavaPyType(int, np.int32, precision=17)
     reset: int = LavaPyType(int, np.int32, precision=8)
     compare: int = LavaPyType(int, np.int32, precision=8)
+    effective_bias: Any  # set by Lava's scale_bias
 
     def __init__(self, proc_params: Any) -> None:
         super().__init__(proc_params)
@@ -70,8 +71,8 @@ class PyFlexLifModelFixed(AbstractPyLifModelFixed):
         kind, ge, th = int(self.reset), bool(self.compare), self.effective_vth
         v_prev = self.v.copy()
         if kind == _SUBTRACT_NEXT:  # -th R joins the step's sum (inside Lava's saturation)
-            bias: Any = self.effective_bias
-            self.effective_bias = (bias - th * _fires(v_prev, th, ge)).astype(np.int32)
+            r = th * _fires(v_prev, th, ge)
+            self.effective_bias = (self.effective_bias - r).astype(np.int32)
         self.subthr_dynamics(activation_in=a_in_data)
         v, s = _reset(kind, ge, self.v.astype(np.int64), v_prev.astype(np.int64), th)
         self.v[:] = v
