@@ -32,7 +32,8 @@ from lavabridge.semantics import InputKind
 def add_model_commands(sub: Any) -> None:
     """Register ``run``, ``info`` and ``convert`` on an argparse subparsers object."""
     run = sub.add_parser("run", help="run a model on an input batch and write a recording")
-    run.add_argument("model", metavar="MODEL", help="netx .net (HDF5) or lavabridge .lbq file")
+    run.add_argument("model", metavar="MODEL",
+                     help="netx .net (HDF5), lavabridge .lbq, or a float IR .lbir (--backend float)")  # fmt: skip
     run.add_argument(
         "--input",
         required=True,
@@ -40,7 +41,8 @@ def add_model_commands(sub: Any) -> None:
         help="int spikes [B,T,N_in] or [T,N_in]; for a bias-input model, bias mantissas "
         "[B,N_in] or [N_in] (then --steps is required)",
     )
-    run.add_argument("--backend", choices=("golden", "lava", "netx"), default="golden")
+    run.add_argument("--backend", choices=("golden", "lava", "netx", "float"), default="golden",
+                     help="float: the float reference of a .lbir (float64)")  # fmt: skip
     run.add_argument("--out", required=True, metavar="REC.npz", help="recording to write")
     run.add_argument("--probe-uv", action="store_true", help="also record u and v of every layer")
     run.add_argument("--steps", type=positive_int, metavar="T", help="time steps per sample")
@@ -134,6 +136,29 @@ def _summary(rec: Recording, graph: QGraph, wall: float) -> list[str]:
     return lines
 
 
+def _run_float(args: argparse.Namespace, out: Path) -> int:
+    """``lavabridge run MODEL.lbir --backend float``: the float reference (float64)."""
+    from lavabridge import ir
+
+    graph = ir.load(args.model)
+    x = load_npy(args.input)
+    t0 = time.perf_counter()
+    try:
+        rec = ir.interpret(graph, x, num_steps=args.steps, probe_uv=args.probe_uv)
+    except InputError as exc:
+        raise InputError(f"--input {args.input}: {exc}") from exc
+    wall = time.perf_counter() - t0
+    try:
+        rec.to_npz(out)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+    print(f"float: {rec.batch} sample(s) x {rec.num_steps} steps in {wall:.2f} s")
+    for i, (layer, count) in enumerate(zip(graph.layer_chain(), rec.spike_counts(), strict=True)):
+        print(f"  layer {i} {layer.name!r:>12} [{layer.neuron.size}]: {count} spikes")
+    print(f"wrote {out} (spikes_<i>{', u_<i>, v_<i>' if rec.has_uv else ''} per layer)")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``lavabridge run``."""
     kind = detect_format(args.model)
@@ -142,9 +167,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"--backend netx runs lava-dl's own loader and needs a netx .net model, "
             f"but {args.model} is a QGraph file; use --backend lava"
         )
+    if (kind == "ir") != (args.backend == "float"):
+        raise InputError(
+            f"{args.model}: a float IR (.lbir) runs with --backend float"
+            if kind == "ir"
+            else f"--backend float runs a float IR (.lbir), but {args.model} is quantized "
+            f"({kind}); use --backend golden or lava"
+        )
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: directory {out.parent} does not exist")
+    if kind == "ir":
+        return _run_float(args, out)
     graph = open_model(args.model, args)
     x = load_npy(args.input)
     try:

@@ -1,12 +1,18 @@
-"""Opening a model file whatever its name: lavabridge's ``.lbq`` or lava-dl's netx ``.net``."""
+"""Opening a model file whatever its name: lavabridge's ``.lbq`` or lava-dl's netx ``.net``
+(and telling a float IR ``.lbir`` apart, which runs on the float reference only)."""
 
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from lavabridge.errors import InputError, ModelFileError
 from lavabridge.importers.netx import read_netx
+from lavabridge.ir.serialize import FORMAT_NAME as IR_FORMAT
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.serialize import SUFFIX, load_qgraph
 
@@ -14,8 +20,20 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK"
 
 
+def _archive_format(path: Path) -> str | None:
+    """The ``format`` named in a lavabridge archive's ``meta`` entry (``None`` if unreadable)."""
+    try:
+        with zipfile.ZipFile(path) as z, z.open("meta.npy") as f:
+            raw = np.lib.format.read_array(f, allow_pickle=False)
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
+
+
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """``"netx"`` (HDF5 signature) or ``"qgraph"`` (zip archive), read from the file's first bytes.
+    """``"netx"`` (HDF5 signature), ``"ir"`` (a float IR archive, ``.lbir``) or ``"qgraph"``
+    (another zip archive), read from the file's first bytes and its ``meta`` entry.
 
     Raises
     ------
@@ -33,7 +51,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if head == HDF5_SIGNATURE:
         return "netx"
     if head.startswith(ZIP_SIGNATURE):
-        return "qgraph"
+        return "ir" if _archive_format(path) == IR_FORMAT else "qgraph"
     raise ModelFileError(
         f"{path}: unknown model format (expected a lava-dl netx HDF5 .net file "
         f"or a lavabridge QGraph {SUFFIX} file)"
@@ -59,7 +77,13 @@ def load_model(
         A layer or node kind lavabridge cannot express exactly.
     """
     p = Path(path)
-    netx = detect_format(p) == "netx"
+    kind = detect_format(p)
+    if kind == "ir":
+        raise InputError(
+            f"{p}: a float IR file (.lbir); quantize it first (`lavabridge quantize RUN_DIR`, or "
+            "lavabridge.quant.quantize), or run it with `lavabridge run MODEL --backend float`"
+        )
+    netx = kind == "netx"
     if not netx and (num_layers is not None or reset_interval is not None):
         raise InputError(
             f"{p}: --num-layers / --reset-interval are options of netx files, not of a "
