@@ -25,6 +25,26 @@ def spike_input(seed: int, shape: tuple[int, ...], p: float = 0.4) -> torch.Tens
     return torch.from_numpy((rng.random(shape) < p).astype(np.float64))
 
 
+def linear(n_in: int, n_out: int, rng: np.random.Generator, bias: bool) -> nn.Linear:
+    """A Linear with random weights that make a layer of threshold ~1 fire now and then."""
+    lin = nn.Linear(n_in, n_out, bias=bias)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(rng.uniform(-0.6, 1.2, (n_out, n_in)) * 2 / n_in**0.5))
+        if bias:
+            lin.bias.copy_(torch.from_numpy(rng.uniform(-0.3, 0.3, n_out)))
+    return lin
+
+
+def batchnorm(bn: nn.modules.batchnorm._BatchNorm) -> nn.modules.batchnorm._BatchNorm:
+    """``bn`` with random running statistics and affine parameters (as after training)."""
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.3, 0.3)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.2, 0.2)
+    return bn
+
+
 def record(
     model: nn.Module,
     x: torch.Tensor,

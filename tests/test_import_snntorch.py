@@ -1,17 +1,16 @@
 """snnTorch -> float IR (``from_snntorch``): the IR reproduces every spike the real package computes.
 
-Hypothesis builds random snnTorch models (Leaky / Synaptic / RLeaky / RSynaptic, every reset
-mechanism and reset_delay, scalar and per-neuron thresholds, learned-style beta > 1, biases,
-graded spikes, linear / one-to-one / conv recurrence, Sequential ``init_hidden`` models and
-tutorial-style loops, conv / BatchNorm / avg-pool / flatten stacks), runs them in snnTorch in
-float64 on random spikes, and requires ``ir.interpret`` of the imported graph to give every spike
-of every layer at every step, shifted by the layer's latency. snnTorch's surrogates emit float32
-spikes, which a float64 ``nn.Linear`` rejects; the models therefore use the same step function
-in the spikes' dtype (``STEP``), every other line of the neurons is snnTorch's.
+Hypothesis builds random snnTorch models (every neuron class, reset mechanism and reset_delay,
+scalar / per-neuron thresholds, beta > 1, biases, graded spikes, linear / one-to-one / conv
+recurrence, Sequential and tutorial-loop models, conv / BN / pool / flatten stacks), runs them in
+snnTorch in float64 and requires every spike of every layer, shifted by the layer's latency.
+snnTorch's surrogates emit float32 spikes, which a float64 ``nn.Linear`` rejects: the models use
+the same step in the spikes' dtype (``STEP``); every other line of the neurons is snnTorch's.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import snntorch as snn
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from import_helpers import assert_exact, record, spike_input
+from import_helpers import assert_exact, batchnorm, linear, record, spike_input
 from torch import nn
 
 from lavabridge import ir
@@ -57,7 +56,7 @@ class Loop(nn.Module):
         out = []
         for t in range(x.shape[0]):
             h = x[t]
-            for i, (fc, lif) in enumerate(zip(self.fc, self.lif)):
+            for i, (fc, lif) in enumerate(zip(self.fc, self.lif, strict=True)):
                 res = lif(fc(h), *state[i])
                 h, state[i] = res[0], (res if hasattr(lif, "recurrent") else res[1:])
             out.append(h)
@@ -104,15 +103,6 @@ def neuron_draw(draw: st.DrawFn, conv: bool = False) -> dict[str, Any]:
                 rec_k=draw(st.sampled_from([1, 3])))  # fmt: skip
 
 
-def linear(n_in: int, n_out: int, rng: np.random.Generator, bias: bool) -> nn.Linear:
-    lin = nn.Linear(n_in, n_out, bias=bias)
-    with torch.no_grad():
-        lin.weight.copy_(torch.from_numpy(rng.uniform(-0.6, 1.2, (n_out, n_in)) * 2 / np.sqrt(n_in)))
-        if bias:
-            lin.bias.copy_(torch.from_numpy(rng.uniform(-0.3, 0.3, n_out)))
-    return lin
-
-
 @st.composite
 def dense_models(draw: st.DrawFn) -> tuple[nn.Module, torch.Tensor, bool]:
     seed = draw(st.integers(0, 2**32 - 1))
@@ -120,9 +110,10 @@ def dense_models(draw: st.DrawFn) -> tuple[nn.Module, torch.Tensor, bool]:
     widths = [draw(st.integers(1, 12)) for _ in range(draw(st.integers(1, 3)) + 1)]
     sequential = draw(st.booleans())
     pairs = []
-    for n_in, n in zip(widths, widths[1:]):
+    for n_in, n in pairwise(widths):
         d = draw(neuron_draw())
-        pairs.append((linear(n_in, n, rng, draw(st.booleans())), neuron(d["kind"], n, (n,), rng, d, sequential)))
+        lin = linear(n_in, n, rng, draw(st.booleans()))
+        pairs.append((lin, neuron(d["kind"], n, (n,), rng, d, sequential)))
     model = nn.Sequential(*[m for p in pairs for m in p]) if sequential else Loop(pairs)
     x = spike_input(seed, (draw(st.integers(4, 16)), draw(st.integers(1, 3)), widths[0]))
     return model.double(), x, sequential
@@ -147,20 +138,14 @@ def conv_models(draw: st.DrawFn) -> tuple[nn.Module, torch.Tensor]:
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     c, h, w = draw(st.integers(1, 2)), draw(st.integers(3, 7)), draw(st.integers(3, 7))
-    c1, k, s, p = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    c1, k, s, p = (draw(st.integers(a, b)) for a, b in ((1, 3), (1, 3), (1, 2), (0, 1)))
     conv = nn.Conv2d(c, c1, k, s, p, bias=draw(st.booleans()))
     with torch.no_grad():
         conv.weight.uniform_(-0.4, 1.0)
     mods: list[nn.Module] = [conv]
     ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
     if draw(st.booleans()):
-        bn = nn.BatchNorm2d(c1)
-        bn.running_mean.uniform_(-0.3, 0.3)
-        bn.running_var.uniform_(0.5, 2.0)
-        with torch.no_grad():
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.uniform_(-0.2, 0.2)
-        mods.append(bn)
+        mods.append(batchnorm(nn.BatchNorm2d(c1)))
     if min(ho, wo) >= 2 and draw(st.booleans()):
         mods.append(nn.AvgPool2d(2))  # conv -> pool: one strided conv
         ho, wo = ho // 2, wo // 2
@@ -227,14 +212,18 @@ def test_per_neuron_threshold() -> None:
     assert layer.neuron.threshold == 2.0
     w = lin.weight.detach().numpy() * np.array([4.0, 2.0, 1.0])[:, None]
     np.testing.assert_allclose(layer.synapse.weight, w, rtol=1e-15)
-    np.testing.assert_allclose(layer.synapse.bias, lin.bias.detach().numpy() * [4, 2, 1], rtol=1e-15)
+    np.testing.assert_allclose(
+        layer.synapse.bias, lin.bias.detach().numpy() * [4, 2, 1], rtol=1e-15
+    )
 
 
 def test_graded_spikes_factor() -> None:
     l1, l2 = nn.Linear(3, 4), nn.Linear(4, 2)
     model = nn.Sequential(l1, leaky(graded_spikes_factor=2.5), l2, leaky()).double()
     graph = check(model, spike_input(2, (30, 2, 3), 0.6))
-    np.testing.assert_allclose(graph.layer_chain()[1].synapse.weight, 2.5 * l2.weight.detach().numpy())
+    np.testing.assert_allclose(
+        graph.layer_chain()[1].synapse.weight, 2.5 * l2.weight.detach().numpy()
+    )
 
 
 @pytest.mark.parametrize(("beta", "decay"), [(1.5, 0.0), (-0.25, 1.0), (0.75, 0.25)])
@@ -312,7 +301,9 @@ class RSynLoop(nn.Module):
         return torch.stack(out)
 
 
-@pytest.mark.parametrize(("mech", "reset"), [("zero", Reset.ZERO_NEXT), ("subtract", Reset.SUBTRACT_NEXT)])
+@pytest.mark.parametrize(
+    ("mech", "reset"), [("zero", Reset.ZERO_NEXT), ("subtract", Reset.SUBTRACT_NEXT)]
+)
 def test_rsynaptic_no_delay(mech: str, reset: Reset) -> None:
     model = RSynLoop(mech).double()
     with torch.no_grad():
@@ -393,11 +384,14 @@ REFUSED = {
 }  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore:Inhibition")
 @pytest.mark.parametrize("message", list(REFUSED))
 def test_refused(message: str) -> None:
     x = spike_input(9, (4, 2, 1, 4, 4), 0.7)
     with pytest.raises(UnsupportedError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        from_snntorch(REFUSED[message](), x if "Pool" in message or "BatchNorm" in message else x.flatten(2))
+        from_snntorch(
+            REFUSED[message](), x if "Pool" in message or "BatchNorm" in message else x.flatten(2)
+        )
 
 
 def test_input_must_be_spikes() -> None:

@@ -44,11 +44,11 @@ from lavabridge import ir
 from lavabridge.importers.torchlayers import (
     F64,
     Call,
+    Map,
     NeuronSpec,
-    Op,
     build,
     check_size,
-    per_neuron,
+    dense_of,
     refuse,
     spikes,
     trace,
@@ -61,7 +61,7 @@ _STATE = {"_base_sub": "subtract", "_base_zero": "zero", "_base_int": "none"}
 
 
 def _snn() -> Any:
-    import snntorch  # noqa: PLC0415 - imported when used: the package pulls in its extras
+    import snntorch  # type: ignore[import-untyped]  # imported when used
 
     return snntorch
 
@@ -76,6 +76,18 @@ def reset_state(model: nn.Module) -> None:
     for m in model.modules():
         if _is_neuron(m) and hasattr(m, "reset_mem"):
             m.reset_mem()
+
+
+def per_neuron(value: Any, c: Call, n: int, what: str, stage: str = STAGE) -> F64:
+    """A neuron parameter as it broadcasts against the neuron's input, per neuron ``(n,)``."""
+    v = torch.as_tensor(value).detach().cpu().to(torch.float64)
+    try:
+        full = torch.broadcast_to(v, c.x.shape).reshape(-1, n)
+    except RuntimeError as exc:
+        raise refuse(c.where, f"{what} of shape {tuple(v.shape)} does not fit it", stage) from exc
+    if not bool((full == full[:1]).all()):
+        raise refuse(c.where, f"{what} varies across the batch", stage)
+    return full[0].numpy().copy()
 
 
 def _one(value: Any, c: Call, n: int, what: str) -> float:
@@ -118,19 +130,17 @@ def _recurrent(c: Call, n: int) -> tuple[F64, F64 | None]:
     if isinstance(rec, nn.Linear):
         b = None if rec.bias is None else rec.bias.detach().double().cpu().numpy()
         return rec.weight.detach().double().cpu().numpy().copy(), b
-    if isinstance(rec, nn.Conv2d):
+    if isinstance(rec, nn.Conv2d):  # padding k // 2: the neurons' own (C, H, W)
         shape = tuple(c.x.shape[-3:])
-        op = Op(f"{c.path}.recurrent", c.where, "conv", shape, shape,
-                rec.weight.detach().double().cpu().numpy(),
-                None if rec.bias is None else rec.bias.detach().double().cpu().numpy(),
-                tuple(rec.kernel_size), tuple(rec.stride), tuple(rec.padding),  # type: ignore[arg-type]
-                tuple(rec.dilation), rec.groups)  # type: ignore[arg-type]  # fmt: skip
-        if op.n_in != n:
-            raise refuse(c.where, f"its recurrent Conv2d reads {op.n_in} of {n} neurons", STAGE)
+        w, b = rec.weight.detach().double().cpu().numpy(), rec.bias
+        conv = ir.Conv2d(w, shape, tuple(rec.stride), tuple(rec.padding), tuple(rec.dilation),  # type: ignore[arg-type]
+                         rec.groups, None if b is None else b.detach().double().cpu().numpy())  # fmt: skip
+        if conv.n_in != n or conv.n_out != n:
+            raise refuse(c.where, f"its recurrent Conv2d maps {conv.n_in} to {conv.n_out} of "
+                         f"{n} neurons (use an odd kernel_size)", STAGE)  # fmt: skip
         check_size(n, n, c.where, STAGE)
-        w = op.apply(np.eye(n), with_bias=False).T.copy()
-        b = op.apply(np.zeros((1, n)))[0]
-        return w, (b if np.any(b) else None)
+        d = dense_of([Map(f"{c.path}.recurrent", c.where, conv)], c.where, STAGE)
+        return np.asarray(d.weight, np.float64), None if d.bias is None else np.asarray(d.bias)
     return np.diag(per_neuron(rec.V, c, n, "V", STAGE)), None
 
 
@@ -165,8 +175,10 @@ def _neuron(c: Call, n: int) -> NeuronSpec:
 def _bntt(model: nn.Module) -> None:
     for path, m in model.named_modules():
         kids = list(m.children())
-        if isinstance(m, nn.ModuleList) and len(kids) > 1 and all(
-            isinstance(k, nn.modules.batchnorm._BatchNorm) for k in kids
+        if (
+            isinstance(m, nn.ModuleList)
+            and len(kids) > 1
+            and all(isinstance(k, nn.modules.batchnorm._BatchNorm) for k in kids)
         ):
             raise refuse(f"{path} (BatchNormTT)", "one BatchNorm per time step is a time-varying "
                          "affine map: not expressible (train without BatchNormTT)", STAGE)  # fmt: skip
@@ -205,6 +217,8 @@ def from_snntorch(module: nn.Module, example_input: Any, *, name: str | None = N
     _bntt(module)
     neurons = [m for m in module.modules() if _is_neuron(m)]
     per_step = bool(neurons) and all(m.init_hidden for m in neurons)
-    calls = trace(module, x, per_step=per_step, is_neuron=_is_neuron, reset=reset_state, stage=STAGE)
+    calls = trace(
+        module, x, per_step=per_step, is_neuron=_is_neuron, reset=reset_state, stage=STAGE
+    )
     return build(calls, is_neuron=_is_neuron, neuron_of=_neuron,
                  name=name or type(module).__name__, stage=STAGE)  # fmt: skip
