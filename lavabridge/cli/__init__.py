@@ -1,7 +1,8 @@
 """The ``lavabridge`` command line.
 
-``lavabridge run MODEL --input X.npy --backend {golden,lava,netx} --out REC.npz``
-    Run a model (netx ``.net`` or QGraph ``.lbq``) on a batch and write a Recording
+``lavabridge run MODEL --input X.npy --backend {golden,lava,netx,float} --out REC.npz``
+    Run a model (netx ``.net`` or QGraph ``.lbq``; a float IR ``.lbir`` with ``float``) on a
+    batch and write a Recording
     (``spikes_<i>`` ``[B, T, N_i]`` per neuron layer, and ``u_<i>``, ``v_<i>`` with ``--probe-uv``).
 ``lavabridge info MODEL``
     Print the layers of a model (and any approximated semantics).
@@ -9,6 +10,9 @@
     Rewrite a model as ``.lbq`` or netx ``.net`` (chosen by OUT's extension).
 ``lavabridge demo | train | quantize | export``
     The main job and its stages (see :mod:`lavabridge.cli.pipeline`).
+``lavabridge import SRC --from snntorch|spikingjelly --example X.npy --out RUN_DIR``
+    An snnTorch / SpikingJelly model as a run directory the stages take
+    (see :mod:`lavabridge.pipeline.imported`).
 ``lavabridge verify MODEL --input X.npy --out DIR`` / ``lavabridge verify RUN_DIR``
     Float vs golden vs Lava with diagnostics, report.json/report.md and plots
     (see :mod:`lavabridge.cli.verify`).

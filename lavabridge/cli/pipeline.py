@@ -73,14 +73,31 @@ def add_pipeline_commands(sub: Any) -> None:
     training_options(train, "runs/train")
     train.set_defaults(func=_cmd_train)
 
+    imp = sub.add_parser(
+        "import", help="import an snnTorch / SpikingJelly model into a run directory"
+    )
+    imp.add_argument("src", metavar="SRC",
+                     help="a torch.save'd model file, or package.module:function returning it")  # fmt: skip
+    imp.add_argument("--from", dest="framework", required=True,
+                     choices=("snntorch", "spikingjelly"))  # fmt: skip
+    imp.add_argument("--example", required=True, metavar="X.npy",
+                     help="time-major binary spikes [T, B, *input_shape] (discovers the structure; "
+                     "the default calibration and verification input)")  # fmt: skip
+    imp.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    imp.add_argument("--name", help="the graph's name (default: the model's class name)")
+    imp.set_defaults(func=_cmd_import)
+
     for name, func, text in (
-        ("quantize", _cmd_quantize, "quantize a trained run: model.lbq, quant_report.json"),
+        ("quantize", _cmd_quantize, "quantize a run: model.lbq, quant_report.json"),
         ("export", _cmd_export, "write the quantized run as a lava-dl netx file: model.net"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument(
-            "run_dir", metavar="RUN_DIR", help="a directory written by `lavabridge train`"
-        )
+        p.add_argument("run_dir", metavar="RUN_DIR",
+                       help="a directory written by `lavabridge train` or `lavabridge import`")  # fmt: skip
+        if name == "quantize":
+            p.add_argument("--calibration", metavar="X.npy",
+                           help="an import run's calibration spikes [T, B, ...] (default: "
+                           "its example)")  # fmt: skip
         p.set_defaults(func=func)
 
 
@@ -157,15 +174,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from lavabridge.pipeline.imported import stage_import
+
+    doc = stage_import(args.src, args.framework, args.example, args.out, name=args.name)
+    check = doc["source_check"]
+    print(f"imported {doc['name']!r} from {doc['framework']}: {len(doc['layers'])} layers "
+          f"({', '.join(doc['layers'])}), latencies {doc['latencies']} steps")  # fmt: skip
+    verdict = "identical" if check["identical"] else "DIFFERENT"
+    print(f"{doc['framework']} vs float reference on the example (shifted by the latencies): "
+          f"{verdict} spikes")  # fmt: skip
+    print(f"wrote {args.out} (import.json, model.lbir, input.npy, source.npz); next: "
+          f"lavabridge quantize {args.out}")  # fmt: skip
+    return EXIT_OK if check["identical"] else EXIT_MISMATCH
+
+
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from lavabridge.pipeline import stage_quantize
 
-    _, report = stage_quantize(args.run_dir)
+    _, report = stage_quantize(args.run_dir, args.calibration)
     for layer in report.layers:
+        agree = "" if layer.spike_agreement is None else f", agreement {layer.spike_agreement:.4f}"
+        cpu = "; CPU simulator only (FlexLIF)" if layer.cpu_simulator_only else ""
         print(
             f"{layer.name}: weight_exp {layer.weight_exp}, scale {layer.scale:.4g}, "
             f"max weight error {layer.max_weight_error:.3g}, headroom u {layer.u_headroom_bits:.1f} "
-            f"/ v {layer.v_headroom_bits:.1f} bits"
+            f"/ v {layer.v_headroom_bits:.1f} bits{agree}{cpu}"
             + "".join(f"; {a}" for a in layer.approximations)
         )
     return EXIT_OK

@@ -99,6 +99,11 @@ def _print_summary(report: Any, files: dict[str, Path]) -> None:
         print(f"  accuracy {a.oracle}: {a.accuracy:.4f} ({a.samples} samples)")
     for a in report.float_quant:
         print(f"  float vs golden {a.name!r}: spike agreement {a.agreement:.4f}")
+    if report.source is not None:
+        src = report.source
+        differing = sum(ly.spikes_differing for ly in src.layers)
+        verdict = "identical" if src.identical else f"{differing} spike(s) DIFFER"
+        print(f"  {src.framework} vs float reference (shifted by each layer's latency): {verdict}")
     events = [
         f"{h.name}: {h.u_wraps} u wraps, {h.v_saturations} v saturations, "
         f"{h.threshold_ties} threshold ties"
@@ -159,10 +164,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     target = Path(args.target)
     _check_options(args)
     if target.is_dir():
-        if not (target / RUN_CONFIG).is_file():
+        if not (target / RUN_CONFIG).is_file() and not (target / "import.json").is_file():
             raise InputError(
-                f"{target}: a directory but not a run directory (no {RUN_CONFIG}); "
-                "pass a .net/.lbq model with --input, or a directory from `lavabridge train`"
+                f"{target}: a directory but not a run directory (no {RUN_CONFIG} or import.json); "
+                "pass a .net/.lbq model with --input, or a directory from `lavabridge train` / "
+                "`lavabridge import`"
             )
         with stdout_to_stderr():
             report, out = _verify_run_dir(args, target)

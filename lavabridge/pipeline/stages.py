@@ -45,6 +45,7 @@ from lavabridge.pipeline.config import (
     load_config,
     training_settings,
 )
+from lavabridge.pipeline.imported import is_import_run, quantize_import, verify_import
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.report import QuantPolicy, QuantReport
@@ -191,8 +192,17 @@ def stage_train(cfg: PipelineConfig, *, resume: bool = False) -> dict[str, Any]:
     return info
 
 
-def stage_quantize(run_dir: str | Path) -> tuple[QGraph, QuantReport]:
-    """Quantize ``model.lbir``; publish ``model.lbq`` and ``quant_report.json`` together."""
+def stage_quantize(
+    run_dir: str | Path, calibration: str | Path | None = None
+) -> tuple[QGraph, QuantReport]:
+    """Quantize ``model.lbir``; publish ``model.lbq`` and ``quant_report.json`` together.
+
+    The calibration input is the dataset's (a training run), or ``calibration`` / the example
+    (an import run, :func:`lavabridge.pipeline.imported.quantize_import`)."""
+    if is_import_run(run_dir):
+        return quantize_import(run_dir, calibration)
+    if calibration is not None:
+        raise InputError("--calibration: a training run calibrates on its dataset")
     cfg = load_config(run_dir)
     out = Path(run_dir)
     graph = ir.load(out / "model.lbir")
@@ -223,8 +233,11 @@ def verify_run(
     """:func:`lavabridge.verify.verify` on a run directory's model and encoded test split.
 
     The float reference is ``model.lbir`` (on the graded input for direct current encoding), the
-    labels are the test labels, Lava runs the first ``lava_samples`` samples.
+    labels are the test labels, Lava runs the first ``lava_samples`` samples. An import run is
+    verified on its example (:func:`lavabridge.pipeline.imported.verify_import`).
     """
+    if is_import_run(run_dir):
+        return verify_import(run_dir, lava=lava, probe_uv=probe_uv, progress=progress is not False)
     cfg = load_config(run_dir)
     out = Path(run_dir)
     for name in ("model.lbq", "model.lbir"):

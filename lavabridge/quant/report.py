@@ -60,7 +60,9 @@ class LayerQuantReport:
     policy allowed to approximate, folded synapse biases, an all-zero weight matrix).
     ``neuron`` names the deployed neuron semantics (reset, compare, bias start);
     ``cpu_simulator_only``: it runs on lavabridge's ``FlexLIF`` (Loihi 2 would need custom
-    neuron microcode).
+    neuron microcode). ``spike_agreement``: the fraction of (sample, step, neuron) where the float
+    model's and the deployed model's spikes agree on the calibration input, where a stage
+    measured it (``lavabridge quantize`` of an import run).
     """
 
     name: str
@@ -80,6 +82,7 @@ class LayerQuantReport:
     approximations: tuple[str, ...] = ()
     neuron: str = "reset='zero', compare='>'"
     cpu_simulator_only: bool = False
+    spike_agreement: float | None = None
 
 
 @dataclass(frozen=True)

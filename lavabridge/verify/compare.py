@@ -7,6 +7,7 @@ at the end of the step (v after the reset).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,3 +308,48 @@ def accuracy(rec: Recording, labels: npt.NDArray[np.int64], readout: str = "spik
     """Accuracy of the output layer's prediction (:func:`predict`) against ``labels``."""
     n = rec.batch
     return float(np.mean(predict(rec, readout) == labels[:n]))
+
+
+@dataclass(frozen=True)
+class SourceLayer:
+    """One layer of an imported model: the source framework's spikes vs the float reference's,
+    the reference shifted by the layer's ``latency`` (its step ``t + latency`` is the source's
+    step ``t``, for the ``steps`` steps ``t < T - latency``)."""
+
+    name: str
+    latency: int
+    steps: int
+    spikes_differing: int
+    first_step: int | None
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """The source framework's own run (e.g. ``"snntorch"``) vs the float reference: identical
+    spikes at every layer and step, shifted by each layer's latency, when ``identical``."""
+
+    framework: str
+    identical: bool
+    layers: tuple[SourceLayer, ...]
+
+
+def source_vs_float(
+    framework: str,
+    reference: Recording,
+    source: Sequence[npt.NDArray[np.generic]],
+    names: Sequence[str],
+    latencies: Sequence[int],
+) -> SourceCheck:
+    """The source framework's spikes ``[B, T, n]`` per layer vs the float reference's, the
+    reference read ``latencies[i]`` steps later: ``reference[:, t + L]`` against
+    ``source[:, t]`` for ``t < T - L``."""
+    layers = []
+    for i, (name, lat) in enumerate(zip(names, latencies, strict=True)):
+        src = np.asarray(source[i]) != 0
+        ref = reference.spikes[i] != 0
+        n = max(0, src.shape[1] - int(lat))
+        diff = ref[:, int(lat) : int(lat) + n] != src[:, :n]
+        steps = np.flatnonzero(diff.any(axis=(0, 2)))
+        first = int(steps[0]) if steps.size else None
+        layers.append(SourceLayer(name, int(lat), n, int(diff.sum()), first))
+    return SourceCheck(framework, all(ly.spikes_differing == 0 for ly in layers), tuple(layers))

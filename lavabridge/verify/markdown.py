@@ -268,9 +268,22 @@ def _health(r: VerifyReport) -> list[str]:
     return lines
 
 
+def _source(r: VerifyReport) -> list[str]:
+    src = r.source
+    if src is None:
+        return []
+    verdict = "identical" if src.identical else "**DIFFERENT**"
+    lines = [f"## {src.framework} vs the float reference (shifted by each layer's latency)", "",
+             f"The framework's own run and the float reference: {verdict} spikes.", ""]  # fmt: skip
+    rows = [(ly.name, ly.latency, ly.steps, ly.spikes_differing, _opt(ly.first_step))
+            for ly in src.layers]  # fmt: skip
+    head = ("layer", "latency (steps)", "steps compared", "spikes differing", "first step")
+    return [*lines, *_table(head, rows, "lrrrr"), ""]
+
+
 def render(r: VerifyReport, plots: dict[str, str]) -> str:
     """The whole report as Markdown."""
-    lines = _header(r) + _golden_lava(r) + _float_quant(r) + _health(r)
+    lines = _header(r) + _source(r) + _golden_lava(r) + _float_quant(r) + _health(r)
     if plots:
         lines += ["## Plots", ""]
         for caption, path in plots.items():

@@ -18,7 +18,7 @@ from typing import Any
 
 from lavabridge import atomic
 from lavabridge.errors import LavaBridgeError, ModelFileError
-from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact
+from lavabridge.verify.compare import Divergence, LayerAgreement, LayerExact, SourceCheck
 from lavabridge.verify.health import LayerHealth
 
 SCHEMA_NAME = "lavabridge.verify-report"
@@ -124,6 +124,8 @@ class VerifyReport:
     readout : str
         How ``accuracy`` decodes a class: ``"spikes"`` (output spike count) or ``"v"`` (final
         membrane potential of a non-spiking output layer).
+    source : SourceCheck or None
+        For an imported model: its framework's own spikes vs the float reference.
     """
 
     model: ModelInfo
@@ -137,6 +139,7 @@ class VerifyReport:
     timings: dict[str, float]
     versions: dict[str, str]
     readout: str = "spikes"
+    source: SourceCheck | None = None
     artifacts: Any = field(default=None, compare=False, repr=False)  # recordings for plots
 
     # ------------------------------------------------------------------ verdict

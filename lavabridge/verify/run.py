@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,22 @@ def _accuracies(
     return tuple(out)
 
 
+def _source_check(
+    source_run: tuple[str, Sequence[npt.NDArray[np.generic]]] | None,
+    float_rec: Recording | None,
+    float_graph: ir.Graph | None,
+    names: tuple[str, ...],
+) -> compare.SourceCheck | None:
+    if source_run is None:
+        return None
+    if float_rec is None or float_graph is None:
+        raise InputError("verify: a source run is compared with the float reference: "
+                         "give float_model")  # fmt: skip
+    return compare.source_vs_float(
+        source_run[0], float_rec, source_run[1], names, float_graph.latencies()
+    )
+
+
 def verify(
     model: QGraph | str | Path,
     x: npt.ArrayLike,
@@ -179,6 +196,7 @@ def verify(
     readout: str = "auto",
     lava_graph: QGraph | None = None,
     progress: bool = False,
+    source_run: tuple[str, Sequence[npt.NDArray[np.generic]]] | None = None,
 ) -> VerifyReport:
     """Compare float reference, golden emulator and Lava on the same input.
 
@@ -219,6 +237,10 @@ def verify(
         Run this graph on Lava instead of ``model`` (for fault-injection tests of the verifier).
     progress : bool
         Progress bar for the Lava run.
+    source_run : (framework, spikes per layer [B, T, n]), optional
+        For an imported model: its framework's own run on the same input
+        (:func:`lavabridge.importers.source.source_spikes`), compared with the float reference
+        shifted by each layer's latency (``float_model`` required).
     """
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -268,6 +290,7 @@ def verify(
 
     names = tuple(layer.name for layer in graph.layers)
     agreement = compare.float_vs_quant(float_rec, golden, names, tau) if float_rec else ()
+    source_check = _source_check(source_run, float_rec, float_graph, names)
     timings["total"] = time.perf_counter() - t_start
     return VerifyReport(
         model=_model_info(graph, source, float_source),
@@ -281,5 +304,6 @@ def verify(
         timings=timings,
         versions=_versions(),
         readout=readout,
+        source=source_check,
         artifacts=VerifyArtifacts(graph, float_graph, batch, y, recordings, traces, trace_sample),
     )
