@@ -6,7 +6,8 @@ writes, together (:class:`~lavabridge.atomic.StageFiles`)::
     import.json      what was imported: framework, source, the example's shape, each layer's
                      latency, and the source-vs-float check on the example
     model.lbir       the float IR (lavabridge.importers.<framework>)
-    input.npy        the example as the IR takes it: binary spikes [B, T, n_in] (uint8)
+    input.npy        the example as the IR takes it: binary spikes [B, T + L, n_in] (uint8),
+                     followed by L = max(latencies) empty steps (the deployment's latency)
     source.npz       the framework's own spikes on it: spikes_<i> [B, T, n_i] per layer
 
 after which the dataset pipeline's stages take the directory: ``lavabridge quantize RUN_DIR
@@ -128,27 +129,50 @@ def stage_import(
     Returns the ``import.json`` document. Raises what the importer raises (``UnsupportedError``
     naming the module) and :class:`InputError` for bad sources or inputs.
     """
+    model = load_source(src)
+    x = framework_input(load_npy(example), f"--example {example}")
+    return import_model(model, framework, x, out, name=name, source=str(src))
+
+
+def import_model(
+    model: Any,
+    framework: str,
+    x: npt.ArrayLike,
+    out: str | Path,
+    *,
+    name: str | None = None,
+    labels: npt.ArrayLike | None = None,
+    source: str = "<module>",
+) -> dict[str, Any]:
+    """Import ``model`` (a torch module of ``framework``) with the time-major spikes ``x``
+    ``[T, B, ...]`` as its example, into the run directory ``out`` (``labels``: optional class
+    labels of the example's samples, for the accuracies of ``verify``).
+
+    ``input.npy`` is the example followed by ``max(latencies)`` empty steps, so the float
+    reference, golden and Lava cover every step of the source's output layer.
+    """
     import torch
 
     from lavabridge.importers.source import source_spikes
 
-    model = load_source(src)
-    x = framework_input(load_npy(example), f"--example {example}")
+    x = framework_input(x, "example input")
     graph = _importer(framework)(model, torch.as_tensor(x), name=name)
     spikes = source_spikes(framework, model, x, graph)
+    latencies = graph.latencies()
     xi = ir_input(x)
-    rec = ir.interpret(graph, xi)
+    xi = np.concatenate([xi, np.zeros((xi.shape[0], max(latencies), xi.shape[2]), xi.dtype)], 1)
     names = [layer.name for layer in graph.layer_chain()]
-    check = source_vs_float(framework, rec, spikes, names, graph.latencies())
+    check = source_vs_float(framework, ir.interpret(graph, xi), spikes, names, latencies)
     doc = {
         "format": FORMAT,
         "framework": framework,
-        "source": str(src),
+        "source": source,
         "name": graph.name,
         "example_shape": list(x.shape),
         "num_steps": int(x.shape[0]),
+        "padding_steps": max(latencies),
         "layers": names,
-        "latencies": list(graph.latencies()),
+        "latencies": list(latencies),
         "source_check": dataclasses.asdict(check),
     }
     run = Path(out)
@@ -157,6 +181,8 @@ def stage_import(
         ir.save(graph, files.path("model.lbir"))
         np.save(files.path("input.npy"), xi)
         np.savez(files.path("source.npz"), **{f"spikes_{i}": s for i, s in enumerate(spikes)})
+        if labels is not None:
+            np.save(files.path("labels.npy"), np.asarray(labels, np.int64))
         files.path(IMPORT_FILE).write_text(json.dumps(doc, indent=2) + "\n")
     return doc
 
@@ -207,10 +233,16 @@ def quantize_import(
 
 
 def verify_import(
-    run_dir: str | Path, *, lava: bool = True, probe_uv: bool = True, progress: bool = True
+    run_dir: str | Path,
+    *,
+    lava: bool = True,
+    probe_uv: bool = True,
+    progress: bool = True,
+    lava_samples: int | None = None,
 ) -> VerifyReport:
     """The VerifyReport of an import run on its example: float reference (``model.lbir``) vs
-    golden vs Lava, and the framework's own spikes (``source.npz``) vs the float reference."""
+    golden vs Lava (on the first ``lava_samples``; all by default), and the framework's own
+    spikes (``source.npz``) vs the float reference; with accuracies when the run has labels."""
     run = Path(run_dir)
     doc = load_import(run)
     if not (run / "model.lbq").is_file():
@@ -218,11 +250,14 @@ def verify_import(
     xi = np.load(run / "input.npy")
     with np.load(run / "source.npz") as npz:
         spikes = [npz[f"spikes_{i}"] for i in range(len(doc["layers"]))]
+    labels = np.load(run / "labels.npy") if (run / "labels.npy").is_file() else None
     return verify(
         load_qgraph(run / "model.lbq"),
         xi,
+        labels=labels,
         float_model=run / "model.lbir",
         lava=lava,
+        lava_samples=lava_samples,
         probe_uv=probe_uv,
         progress=progress,
         source_run=(str(doc["framework"]), spikes),

@@ -314,7 +314,7 @@ def accuracy(rec: Recording, labels: npt.NDArray[np.int64], readout: str = "spik
 class SourceLayer:
     """One layer of an imported model: the source framework's spikes vs the float reference's,
     the reference shifted by the layer's ``latency`` (its step ``t + latency`` is the source's
-    step ``t``, for the ``steps`` steps ``t < T - latency``)."""
+    step ``t``, for the ``steps`` steps both cover)."""
 
     name: str
     latency: int
@@ -342,12 +342,13 @@ def source_vs_float(
 ) -> SourceCheck:
     """The source framework's spikes ``[B, T, n]`` per layer vs the float reference's, the
     reference read ``latencies[i]`` steps later: ``reference[:, t + L]`` against
-    ``source[:, t]`` for ``t < T - L``."""
+    ``source[:, t]`` for every ``t`` both cover (all T when the reference ran ``T + L`` steps,
+    e.g. on the input followed by ``L`` empty steps)."""
     layers = []
     for i, (name, lat) in enumerate(zip(names, latencies, strict=True)):
         src = np.asarray(source[i]) != 0
         ref = reference.spikes[i] != 0
-        n = max(0, src.shape[1] - int(lat))
+        n = max(0, min(src.shape[1], ref.shape[1] - int(lat)))
         diff = ref[:, int(lat) : int(lat) + n] != src[:, :n]
         steps = np.flatnonzero(diff.any(axis=(0, 2)))
         first = int(steps[0]) if steps.size else None
