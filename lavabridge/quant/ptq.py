@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lavabridge.errors import UnsupportedError, ValidationError
-from lavabridge.ir import ChainLayer, Graph
+from lavabridge.ir import ChainLayer, CubaLIF, Graph
 from lavabridge.ir.chain import describe
 from lavabridge.quant.calibrate import Calibration, calibrate, input_gain
 from lavabridge.quant.encoding import InputEncoding
@@ -35,7 +36,7 @@ from lavabridge.quant.lower import NEURONS, SYNAPSES, NeuronInts, SynapseRule, d
 from lavabridge.quant.qgraph import QGraph, QLayer
 from lavabridge.quant.qnodes import QSynapse, infer_sign_mode
 from lavabridge.quant.report import LayerQuantReport, QuantPolicy, QuantReport
-from lavabridge.semantics import InputKind
+from lavabridge.semantics import Compare, InputKind, Reset
 from lavabridge.target import LOIHI2, LoihiTarget, SignMode
 
 F64 = npt.NDArray[np.float64]
@@ -54,8 +55,10 @@ def quantize_bias(
     target: LoihiTarget,
     fixed_exp: int | None = None,
     where: str = "",
+    min_exp: int = 0,
 ) -> tuple[I64, I64]:
-    """Per-neuron smallest exponent whose mantissa fits 13 bits (or ``fixed_exp`` for all)."""
+    """Per-neuron smallest exponent ``>= min_exp`` whose mantissa fits 13 bits (or
+    ``fixed_exp`` for all)."""
     q = bias * scale
     lo, hi = target.bias_mant_range
     if fixed_exp is not None:
@@ -66,8 +69,8 @@ def quantize_bias(
                 f"bias_exp={fixed_exp}, beyond the 13-bit range [{lo}, {hi}]",
             )  # fmt: skip
         return mant.astype(np.int64), np.full(bias.shape, fixed_exp, np.int64)
-    exp = np.zeros(bias.shape, np.int64)
-    for e in range(target.bias_exp_range[1] + 1):
+    exp = np.full(bias.shape, min_exp, np.int64)
+    for e in range(min_exp, target.bias_exp_range[1] + 1):
         exp = np.where(np.abs(np.rint(q / 2.0**exp)) > hi, e, exp)
     mant = np.clip(np.rint(q / 2.0**exp), *target.bias_mant_range).astype(np.int64)
     return mant, exp
@@ -153,6 +156,17 @@ def _layer_scale(
     return _Scale(min(sigma, cap / (act * 2.0**e)), e, modes)  # coarser weights, not no headroom
 
 
+def _grid_candidate(neuron: Any) -> bool:
+    """An IF population with ``>=`` and zero reset (SpikingJelly's ``IFNode``)."""
+    return (
+        isinstance(neuron, CubaLIF)
+        and neuron.compare == Compare.GE
+        and neuron.reset == Reset.ZERO
+        and neuron.current_decay == 1.0
+        and neuron.voltage_decay == 0.0
+    )
+
+
 def _quantize_layer(
     graph: Graph,
     layer: ChainLayer,
@@ -193,7 +207,11 @@ def _quantize_layer(
     ]
     encoding = None
     if in_values is None:
-        bm, bexp = quantize_bias(bias, scale, target, policy.fixed_bias_exp, lname)
+        # an IF with '>=' and zero reset runs on Lava's own LIF when its biases are multiples
+        # of 64 (lower.on_grid): give it bias_exp >= 6 (a bias resolution of 64 / scale)
+        grid = _grid_candidate(layer.neuron) and policy.fixed_bias_exp is None
+        min_exp = target.vth_shift if grid else 0
+        bm, bexp = quantize_bias(bias, scale, target, policy.fixed_bias_exp, lname, min_exp)
         bias_err = float(np.abs((bm << bexp) / scale - bias).max())
     else:
         encoding = InputEncoding.fit(scale, input_gain(graph), bias, in_values, target)
