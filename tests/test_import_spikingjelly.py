@@ -244,14 +244,22 @@ REFUSED = {
     "0 (SeqToANNContainer): neurons in step modes": lambda: seq(layer.SeqToANNContainer(nn.Linear(16, 3)), neuron.IFNode()),
     "1 (BatchNorm1d): BatchNorm must be in eval mode": lambda: seq(nn.Linear(16, 3), nn.BatchNorm1d(3), neuron.IFNode()).train(),
     "2 (Linear): a linear map after the last neuron": lambda: seq(nn.Linear(16, 3), neuron.IFNode(), nn.Linear(3, 1)),
+    "0 (Conv2d): only symmetric zero padding": lambda: seq(nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), neuron.IFNode()),
+    "0 (Conv2d): only symmetric": lambda: seq(nn.Conv2d(1, 1, 2, padding="same"), neuron.IFNode()),
+    "0 (AvgPool2d) -> 2 (Linear): needs a dense 1100x4096 matrix": lambda: seq(nn.AvgPool2d(1), nn.Flatten(), nn.Linear(4096, 1100), neuron.IFNode()),
+    "1 (IFNode): called twice in one time step": lambda: seq(nn.Linear(16, 3), node := neuron.IFNode(), nn.Linear(3, 3), node),
 }  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("message", list(REFUSED))
 def test_refused(message: str) -> None:
-    x = spike_input(4, (4, 2, 1, 4, 4), 0.7)
+    side = 64 if "dense" in message else 4
+    x = spike_input(4, (4, 2, 1, side, side), 0.7)
     with pytest.raises(UnsupportedError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        from_spikingjelly(REFUSED[message](), x if "Pool" in message else x.flatten(2))
+        from_spikingjelly(
+            REFUSED[message](), x if "Pool" in message or "Conv" in message else x.flatten(2)
+        )
 
 
 def test_input_must_be_spikes() -> None:
