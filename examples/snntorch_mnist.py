@@ -32,6 +32,7 @@ import torch
 from snntorch import spikegen, utils
 from torch import nn
 
+from lavabridge.coding import predict_by_count
 from lavabridge.data import load_dataset
 from lavabridge.errors import LavaBridgeError
 from lavabridge.pipeline.imported import import_model, quantize_import, verify_import
@@ -140,7 +141,8 @@ def main() -> int:
         y_test = ds.y_test[: args.max_test]
         with torch.no_grad():
             spk, _ = run(net, x_test, args.arch)
-        correct = spk.sum(0).argmax(1).numpy() == y_test
+        # decoded as lavabridge decodes every oracle: most spikes, ties to the earliest first spike
+        correct = predict_by_count(spk.numpy().transpose(1, 0, 2)) == y_test
         framework_acc = float(correct.mean())
         print(f"snnTorch: trained in {seconds:.0f} s, test accuracy {framework_acc:.4f}")
         doc = import_model(net, "snntorch", x_test.numpy(), out, labels=y_test,

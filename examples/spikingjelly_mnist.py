@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from spikingjelly.activation_based import functional, layer, neuron, surrogate
 from torch import nn
 
+from lavabridge.coding import predict_by_count
 from lavabridge.data import load_dataset
 from lavabridge.errors import LavaBridgeError
 from lavabridge.pipeline.imported import import_model, quantize_import, verify_import
@@ -125,7 +126,8 @@ def main() -> int:
         with torch.no_grad():
             spk = run(net, x_test, args.arch)
         functional.reset_net(net)
-        correct = spk.sum(0).argmax(1).numpy() == y_test
+        # decoded as lavabridge decodes every oracle: most spikes, ties to the earliest first spike
+        correct = predict_by_count(spk.numpy().transpose(1, 0, 2)) == y_test
         print(f"SpikingJelly: trained in {seconds:.0f} s, test accuracy {correct.mean():.4f}")
         doc = import_model(net, "spikingjelly", x_test.numpy(), out, labels=y_test,
                            name=f"spikingjelly-{args.arch}")  # fmt: skip
