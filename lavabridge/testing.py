@@ -12,6 +12,10 @@ Two guards, to use in ordinary pytest tests:
     (re)writes the snapshots; the ``spike_snapshot`` fixture of :mod:`lavabridge.pytest_plugin`
     names them after the test.
 
+A third guards an import: :func:`assert_matches_source` fails unless lavabridge's float
+reference of an snnTorch / SpikingJelly model reproduces the framework's own spikes at every
+layer and step, shifted by each layer's latency.
+
 See ``examples/test_bit_exact_example.py`` for a test file to copy.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy.typing as npt
 
@@ -27,15 +32,17 @@ from lavabridge.errors import InputError, ModelFileError
 from lavabridge.importers.load import load_model
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.recording import Recording
-from lavabridge.verify.compare import first_divergence
+from lavabridge.verify.compare import SourceCheck, first_divergence, source_vs_float
 from lavabridge.verify.report import VerificationError, VerifyReport
 from lavabridge.verify.run import verify
 
 __all__ = [
+    "SourceCheck",
     "SpikeSnapshot",
     "VerificationError",
     "assert_bit_exact",
     "assert_matches_snapshot",
+    "assert_matches_source",
     "load_snapshot",
     "save_snapshot",
 ]
@@ -194,3 +201,45 @@ class SpikeSnapshot:
         return assert_matches_snapshot(
             model_or_recording, self.path(name), inputs, num_steps=num_steps, update=self.update
         )
+
+
+def assert_matches_source(
+    module: Any, example_input: npt.ArrayLike, framework: str, graph: Any = None
+) -> SourceCheck:
+    """Fail unless the float reference of ``graph`` (default: ``module`` imported from
+    ``framework``, ``"snntorch"`` or ``"spikingjelly"``) reproduces the framework's own spikes
+    on the time-major spikes ``example_input`` ``[T, B, ...]``: every layer, every step, shifted
+    by the layer's latency (the input is followed by ``max(latencies)`` empty steps).
+
+    Raises
+    ------
+    VerificationError
+        Naming the first layer that differs, its first differing step and the count.
+    """
+    import torch
+
+    from lavabridge import ir
+    from lavabridge.importers.source import framework_input, ir_input, source_spikes
+
+    x = framework_input(example_input, "example_input")
+    if graph is None:
+        if framework == "snntorch":
+            from lavabridge.importers.snntorch import from_snntorch as importer
+        elif framework == "spikingjelly":
+            from lavabridge.importers.spikingjelly import from_spikingjelly as importer
+        else:
+            raise InputError(f"framework {framework!r}: expected snntorch or spikingjelly")
+        graph = importer(module, torch.as_tensor(x))
+    spikes = source_spikes(framework, module, x, graph)
+    lat = graph.latencies()
+    xi = ir_input(x, pad=max(lat))
+    names = [layer.name for layer in graph.layer_chain()]
+    check = source_vs_float(framework, ir.interpret(graph, xi), spikes, names, lat)
+    bad = [ly for ly in check.layers if ly.spikes_differing]
+    if bad:
+        ly = bad[0]
+        raise VerificationError(
+            f"{framework} vs float reference: layer {ly.name!r} (latency {ly.latency}) differs in "
+            f"{ly.spikes_differing} spike(s), first at source step {ly.first_step}"
+        )
+    return check

@@ -25,6 +25,25 @@ from lavabridge.errors import InputError, UnsupportedError
 FRAMEWORKS = ("snntorch", "spikingjelly")
 
 
+def framework_input(x: npt.ArrayLike, what: str) -> np.ndarray:
+    """Time-major spikes ``[T, B, ...]`` checked binary (a copy, float64)."""
+    arr = np.asarray(x)
+    if arr.ndim < 3 or arr.size == 0:
+        raise InputError(f"{what}: spikes must be time-major [T, B, *input_shape], got {arr.shape}")
+    if not np.isin(arr, (0, 1)).all():
+        raise InputError(f"{what}: must hold binary spikes (0/1): encode analog data first")
+    return arr.astype(np.float64)
+
+
+def ir_input(x: np.ndarray, pad: int = 0) -> npt.NDArray[np.uint8]:
+    """``[T, B, ...]`` -> the IR's ``[B, T + pad, n]`` (C-major flatten, as torch's), followed
+    by ``pad`` empty steps."""
+    T, B = x.shape[:2]
+    out = np.zeros((B, T + pad, int(np.prod(x.shape[2:]))), np.uint8)
+    out[:, :T] = x.reshape(T, B, -1).transpose(1, 0, 2)
+    return out
+
+
 def _framework(framework: str) -> tuple[Callable[[nn.Module], bool], Callable[[nn.Module], None]]:
     """``(is_neuron, reset_state)`` of a framework."""
     if framework == "snntorch":

@@ -38,6 +38,7 @@ from lavabridge.atomic import StageFiles
 from lavabridge.backends.golden import emulate
 from lavabridge.errors import InputError, ModelFileError
 from lavabridge.formats.npy import load_npy
+from lavabridge.importers.source import framework_input, ir_input
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.report import QuantReport
@@ -93,22 +94,6 @@ def load_source(src: str) -> Any:
     return model.eval()
 
 
-def framework_input(x: npt.ArrayLike, what: str) -> np.ndarray:
-    """Time-major spikes ``[T, B, ...]`` checked binary (a copy, float64)."""
-    arr = np.asarray(x)
-    if arr.ndim < 3 or arr.size == 0:
-        raise InputError(f"{what}: spikes must be time-major [T, B, *input_shape], got {arr.shape}")
-    if not np.isin(arr, (0, 1)).all():
-        raise InputError(f"{what}: must hold binary spikes (0/1): encode analog data first")
-    return arr.astype(np.float64)
-
-
-def ir_input(x: np.ndarray) -> npt.NDArray[np.uint8]:
-    """``[T, B, ...]`` -> the IR's ``[B, T, n]`` (C-major flatten, as torch's)."""
-    T, B = x.shape[:2]
-    return np.ascontiguousarray(x.reshape(T, B, -1).transpose(1, 0, 2)).astype(np.uint8)
-
-
 def _importer(framework: str) -> Any:
     if framework == "snntorch":
         from lavabridge.importers.snntorch import from_snntorch
@@ -159,8 +144,7 @@ def import_model(
     graph = _importer(framework)(model, torch.as_tensor(x), name=name)
     spikes = source_spikes(framework, model, x, graph)
     latencies = graph.latencies()
-    xi = ir_input(x)
-    xi = np.concatenate([xi, np.zeros((xi.shape[0], max(latencies), xi.shape[2]), xi.dtype)], 1)
+    xi = ir_input(x, pad=max(latencies))
     names = [layer.name for layer in graph.layer_chain()]
     check = source_vs_float(framework, ir.interpret(graph, xi), spikes, names, latencies)
     doc = {
