@@ -18,7 +18,7 @@ from lavabridge.pipeline.imported import import_model, quantize_import, verify_i
 from lavabridge.recording import Recording
 
 MODELS = textwrap.dedent(
-    '''
+    """
     import snntorch as snn
     import torch
     from spikingjelly.activation_based import functional, layer, neuron
@@ -71,7 +71,7 @@ MODELS = textwrap.dedent(
     def maxpool():
         return nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2),
                              snn.Leaky(beta=0.9, init_hidden=True))
-    '''
+    """
 )
 
 
@@ -90,7 +90,10 @@ def _spikes(shape: tuple[int, ...], path: Path, seed: int = 0) -> Path:
 @pytest.mark.lava
 @pytest.mark.parametrize(
     ("func", "framework", "shape"),
-    [("snntorch_loop", "snntorch", (16, 3, 6)), ("spikingjelly_conv", "spikingjelly", (16, 3, 1, 7, 7))],
+    [
+        ("snntorch_loop", "snntorch", (16, 3, 6)),
+        ("spikingjelly_conv", "spikingjelly", (16, 3, 1, 7, 7)),
+    ],
 )
 def test_import_quantize_export_verify_on_lava(
     models: Path, tmp_path: Path, func: str, framework: str, shape: tuple[int, ...],
@@ -173,3 +176,26 @@ def test_labels_give_the_frameworks_accuracy_to_the_float_reference(
     float_acc = next(a.accuracy for a in report.accuracy if a.oracle == "float")
     assert report.source is not None and report.source.identical
     assert float_acc == framework
+
+
+def test_assert_matches_source_guards_an_import() -> None:
+    import snntorch as snn
+    import torch
+    from torch import nn
+
+    from lavabridge.importers.snntorch import from_snntorch
+    from lavabridge.testing import VerificationError, assert_matches_source
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 6), snn.Leaky(beta=0.9, init_hidden=True))
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+    x = (np.random.default_rng(1).random((15, 4, 5)) < 0.5).astype(np.float32)
+    assert assert_matches_source(net, x, "snntorch").identical
+    g = from_snntorch(net, torch.as_tensor(x))
+    layer = g.layer_chain()[0].name
+    nodes = {k: (n.with_(threshold=0.5 * n.threshold) if k == layer else n)  # type: ignore[attr-defined]
+             for k, n in g.nodes.items()}  # fmt: skip
+    wrong = ir.Graph(nodes, g.edges, g.name)
+    with pytest.raises(VerificationError, match=rf"layer '{layer}' \(latency 1\) differs"):
+        assert_matches_source(net, x, "snntorch", graph=wrong)
