@@ -9,7 +9,8 @@ source step ``t`` for ``t < T - latency_i``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,18 @@ import torch
 from torch import nn
 
 from lavabridge import ir
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread: these tensors are tiny, and on a loaded machine torch's thread pool
+    costs ten times the work."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def spike_input(seed: int, shape: tuple[int, ...], p: float = 0.4) -> torch.Tensor:

@@ -19,7 +19,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from import_helpers import assert_exact, batchnorm, linear, record, spike_input
+from import_helpers import assert_exact, batchnorm, linear, one_thread, record, spike_input
 from torch import nn
 
 with warnings.catch_warnings():
@@ -103,9 +103,10 @@ def dense_models(draw: st.DrawFn) -> tuple[nn.Module, torch.Tensor, bool]:
 
 
 def check(model: nn.Module, x: torch.Tensor, per_step: bool = True) -> ir.Graph:
-    graph = from_spikingjelly(model, x)
-    source = record(model, x, per_step=per_step, is_neuron=_is_neuron, reset=reset_state)
-    assert_exact(graph, x, source)
+    with one_thread():
+        graph = from_spikingjelly(model, x)
+        source = record(model, x, per_step=per_step, is_neuron=_is_neuron, reset=reset_state)
+        assert_exact(graph, x, source)
     return graph
 
 
