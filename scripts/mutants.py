@@ -37,6 +37,8 @@ CONV_LAVA = ("tests/test_conv.py::test_conv_output_wraps_at_24_bits_on_lava",
              "tests/test_conv.py::test_conv_export_matches_golden_on_lava")  # fmt: skip
 NETX_CONV = ("tests/test_netx_conv.py", "-m", "not slow")
 FAST = "lavabridge/backends/golden/fast.py"
+FLEX = ("tests/test_flexlif.py",)
+FLEX_LAVA = ("tests/test_flexlif.py", "-k", "every_kind or bias_starts")
 
 MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ golden emulator
@@ -159,6 +161,26 @@ MUTANTS: tuple[Mutant, ...] = (
            (("        if resets[t]:  # Lava's LIFReset: u, v := 0 before the step",
              "        if t > 0 and resets[t - 1]:"),),
            NETX_CONV, "fast engine: the periodic reset of u, v one step late"),
+    # ------------------------------------------------------------------ neuron kinds
+    Mutant("guarded-recheck-dropped", "semantics", "lavabridge/semantics.py",
+           (("        s = fires(w - th * fires(v_prev, th, compare).astype(w.dtype), th, compare)",
+             "        s = fires(w, th, compare)"),),
+           FLEX, "snnTorch's reset_delay=False subtract tested as a plain same-step subtract"),
+    Mutant("zero-next-keeps-the-step", "semantics", "lavabridge/semantics.py",
+           (("        v = np.where(fires(v_prev, th, compare), np.zeros_like(w), w)",
+             "        v = w"),),
+           FLEX, "snnTorch's delayed zero reset of Synaptic never zeroes the next step"),
+    Mutant("flexlif-ge-as-gt", "Lava export", "processes/flexlif/models.py",
+           (("    return np.greater_equal(x, th) if ge else np.greater(x, th)",
+             "    return np.greater(x, th)"),),
+           FLEX_LAVA, "FlexLIF compares with '>' where '>=' was asked"),
+    Mutant("bias-start-ignored", "golden", FAST,
+           (("        _voltage_step(p, v, u, b if bias_on[t] else None, check_v, sb[t], keep)",
+             "        _voltage_step(p, v, u, b, check_v, sb[t], keep)"),),
+           FLEX_LAVA, "fast engine: a layer's bias acts before its bias_start"),
+    Mutant("bias-on-in-the-first-sample", "Lava export", "lavabridge/exporters/lava.py",
+           (("            init_bias = np.zeros_like(gated)", "            init_bias = gated"),),
+           FLEX_LAVA, "Lava: a late-starting bias is on from the first step of the first sample"),
     # ------------------------------------------------------------------ input checks
     Mutant("negative-spikes-accepted", "input checks", "lavabridge/backends/inputs.py",
            (("if arr.size and (arr.min() < 0 or arr.max() > 1):", "if arr.size and arr.max() > 1:"),),

@@ -213,7 +213,8 @@ def test_info_lists_the_layers(model: Path, capsys: pytest.CaptureFixture[str]) 
     assert table[0].split()[:6] == ["#", "name", "size", "du", "dv", "vth"]
     assert table[1].split()[:6] == ["0", "inp", "6", "500", "300", "40"]
     assert "delay<=3" in table[1] and "exp +1" in table[2] and "mixed" in table[2]
-    assert len(table) == 5 and table[4] == "semantics: exact (no approximation)"
+    assert len(table) == 6 and table[5] == "semantics: exact (no approximation)"
+    assert table[4] == "runs on: Lava's CPU simulator and Loihi 2 (Lava's own processes only)"
 
 
 def test_info_on_lava_dl_mnist_keeps_stdout_clean() -> None:

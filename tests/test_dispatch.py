@@ -131,7 +131,9 @@ def test_float_reference_refuses_unknown_kinds() -> None:
 def test_quantizer_refuses_a_kind_only_the_float_reference_knows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def step(neuron: Mystery, u: Any, v: Any, current: Any, extra: Any = None) -> Any:
+    def step(
+        neuron: Mystery, u: Any, v: Any, current: Any, extra: Any = None, with_bias: bool = True
+    ) -> Any:
         return u + current, v, np.zeros(u.shape, bool)
 
     known = {ir.CubaLIF: interpret_module.cuba_step, Mystery: step}

@@ -56,6 +56,18 @@ def test_reset_table_reproduces_snntorch_trace(reset: Reset) -> None:
         np.testing.assert_allclose(rec.v[0][0, 1:, 0], SNNTORCH_MEM[reset], rtol=0, atol=1e-12)
 
 
+def test_zero_next_is_snntorch_synaptic_delayed_zero_reset() -> None:
+    """snnTorch Synaptic, alpha = beta = 0.5, zero reset, reset_delay=True (interop 1.2): the step
+    after a spike is zeroed whole, its input lost; syn (u) is never reset."""
+    neuron = ir.CubaLIF(1, 0.5, 0.5, 1.0, reset=Reset.ZERO_NEXT)
+    g, s = _current_graph([1.5, 0.0, 0.0, 0.0, 0.0], neuron)
+    rec = ir.interpret(g, s, probe_uv=True)
+    assert rec.spikes[0][0, 1:, 0].tolist() == [1, 0, 0, 0, 0]
+    assert rec.v is not None and rec.u is not None
+    np.testing.assert_allclose(rec.v[0][0, 1:, 0], [1.5, 0.0, 0.375, 0.375, 0.28125], atol=1e-12)
+    np.testing.assert_allclose(rec.u[0][0, 1:, 0], [1.5, 0.75, 0.375, 0.1875, 0.09375])
+
+
 def test_guarded_subtract_quirk_and_spikingjelly_equality() -> None:
     """snnTorch reset_delay=False: v stays above the threshold without a spike (interop 1.1);
     SpikingJelly's soft reset with '>=' fires at equality and every step while v stays high."""

@@ -77,6 +77,7 @@ class SpatialFloat:
 
 
 NeuronStep = Callable[..., tuple[F64, F64, npt.NDArray[np.bool_]]]
+"""``(neuron, u, v, current, extra_bias, with_bias) -> (u, v, spikes)``: one step of a kind."""
 
 
 def cuba_step(

@@ -106,8 +106,10 @@ def _folded_bias(layer: ChainLayer, bias: F64, folds: bool) -> tuple[F64, tuple[
         if not folds:
             raise UnsupportedError(
                 f"{layer.name}: the {role} {node.kind} has a bias, which Loihi cannot express "
-                "with a current decay (it would accumulate in u); use a neuron bias "
-                "(CubaLIF(bias=True)) and Dense(bias=False), or current_decay=1",
+                "with a current decay (it would accumulate in u, and Loihi's bias adds to v): "
+                "train without it (an imported snnTorch Synaptic / RSynaptic: its Linear or "
+                "Conv2d with bias=False), with current_decay=1 (Leaky), or with a neuron bias "
+                "(lavabridge's CubaLIF(bias=True) and Dense(bias=False))",
                 node=layer.name,
                 stage="quantizer",
                 supported=("synapse bias with current_decay=1",),
