@@ -155,7 +155,7 @@ MUTANTS: tuple[Mutant, ...] = (
            (("    free_exp=False,\n)", "    free_exp=True,\n)"),),
            CONV_LAVA, "conv layers get a weight_exp Lava's Conv ignores"),
     Mutant("reset-offset-off-by-one", "netx", "lavabridge/importers/netx.py",
-           (("n.compare, interval, (offset + 1 + i) % interval)", "n.compare, interval, (offset + i) % interval)"),),
+           (("reset_offset=(offset + 1 + i) % interval)", "reset_offset=(offset + i) % interval)"),),
            NETX_CONV, "netx's staggered LIFReset offsets one step early"),
     Mutant("reset-one-step-late", "golden", FAST,
            (("        if resets[t]:  # Lava's LIFReset: u, v := 0 before the step",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lavabridge.archive import READ_ERRORS
 from lavabridge.errors import InputError, ModelFileError
 from lavabridge.importers.netx import read_netx
 from lavabridge.ir.serialize import FORMAT_NAME as IR_FORMAT
@@ -26,7 +27,7 @@ def _archive_format(path: Path) -> str | None:
         with zipfile.ZipFile(path) as z, z.open("meta.npy") as f:
             raw = np.lib.format.read_array(f, allow_pickle=False)
         meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+    except READ_ERRORS:  # a damaged archive: its reader names the problem
         return None
     return meta.get("format") if isinstance(meta, dict) else None
 

@@ -262,8 +262,9 @@ def with_resets(layers: list[QLayer], interval: int, offset: int, where: str) ->
         if type(n) is not QCubaLIF:
             raise UnsupportedError(f"{where}: layer {i} '{layer.name}' ({n.kind}) has no periodic "
                                    "reset form", node=layer.name, stage="netx reader")  # fmt: skip
-        periodic = QCubaLIFReset(n.size, n.du, n.dv, n.vth, n.bias_mant, n.bias_exp, n.reset,
-                                 n.compare, interval, (offset + 1 + i) % interval)  # fmt: skip
+        own = {f.name: getattr(n, f.name) for f in dataclasses.fields(QCubaLIF)}
+        periodic = QCubaLIFReset(**own, reset_interval=interval,
+                                 reset_offset=(offset + 1 + i) % interval)  # fmt: skip
         out.append(dataclasses.replace(layer, neuron=periodic))
     return out
 
