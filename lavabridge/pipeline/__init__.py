@@ -1,7 +1,9 @@
 """The main job: train an SNN, quantize it, deploy it on Lava, and compare the three oracles.
 
 :mod:`.config` holds the run configuration (``pipeline.json``, checked field by field);
-:mod:`.stages` the stages on a run directory and :func:`run_pipeline`.
+:mod:`.stages` the stages on a run directory and :func:`run_pipeline`; :mod:`.imported` the run
+directories of imported snnTorch / SpikingJelly models (``lavabridge import``), which the same
+quantize / export / verify stages take.
 """
 
 from lavabridge.pipeline.config import CONFIG_FILE, PipelineConfig, load_config, save_config
