@@ -173,6 +173,12 @@ def _cuba_items(neuron: QCubaLIF, where: str) -> dict[str, Any]:
             f"reset={neuron.reset.value!r} with compare={neuron.compare.value!r}",
             node=where, stage="netx writer", supported=("CubaLIF with reset='zero', compare='>'",),
         )  # fmt: skip
+    if neuron.bias_start and np.any(neuron.bias_mant):
+        raise UnsupportedError(
+            f"{where}: its bias starts at step {neuron.bias_start} (an imported layer aligned with "
+            "its latency); a netx file holds a bias that acts from the first step",
+            node=where, stage="netx writer", supported=("a bias from step 0, or no bias",),
+        )  # fmt: skip
     return {
         "type": np.bytes_(b"CUBA"),
         "iDecay": np.int64(neuron.du + LOIHI2.ds_offset),

@@ -13,6 +13,8 @@ The random-graph tests (``test_lava_diff.py``, ``test_conv.py``) draw these kind
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -201,3 +203,20 @@ def test_ge_on_the_64_grid_runs_on_lavas_own_lif() -> None:
         for ly in q.layers
     ))  # fmt: skip
     assert emulate(flex, x, probe_uv=True).first_mismatch(golden) is None
+
+
+def test_netx_writer_refuses_a_late_bias_and_keeps_an_unbiased_layer(tmp_path: Path) -> None:
+    from lavabridge.errors import UnsupportedError
+    from lavabridge.exporters.netx import write_netx
+
+    _, late = _integer_case(Reset.ZERO, Compare.GT, bias_start=2)
+    with pytest.raises(UnsupportedError, match="bias starts at step 2"):
+        write_netx(late, tmp_path / "late.net")
+    layer = late.layers[0]
+    n = layer.neuron
+    assert isinstance(n, QCubaLIF)
+    unbiased = QGraph(
+        2, (QLayer("l", QCubaLIF(3, n.du, n.dv, n.vth, bias_start=2), layer.synapse),)
+    )
+    write_netx(unbiased, tmp_path / "ok.net")  # no bias: bias_start changes nothing
+    assert (tmp_path / "ok.net").is_file()
