@@ -41,8 +41,9 @@ class CubaLIF(nn.Module):
     bias : bool
         Learn a per-neuron bias added to v every step (Loihi's neuron bias).
     reset : Reset or {"zero", "subtract"}
-        ``"zero"`` is Loihi's hard reset; ``"subtract"`` is snnTorch's default (not expressible by
-        Lava's built-in LIF: quantization refuses it unless approximations are allowed).
+        ``"zero"`` is Loihi's hard reset; ``"subtract"`` subtracts the threshold in the spiking
+        step (SpikingJelly's ``v_reset=None``; deployed on lavabridge's FlexLIF, CPU simulator
+        only). The snnTorch kinds (``"subtract-next"``, ...) come from its importer.
     compare : Compare or {">", ">="}
     surrogate : Surrogate
         Backward-pass replacement of the step function.
@@ -72,7 +73,7 @@ class CubaLIF(nn.Module):
                 raise ValidationError(where, name, f"must lie in [0, 1], got {val}")
         if not threshold > 0:
             raise ValidationError(where, "threshold", f"must be > 0, got {threshold}")
-        if reset not in {r.value for r in Reset}:
+        if reset not in {Reset.ZERO.value, Reset.SUBTRACT.value}:
             raise ValidationError(where, "reset", f"must be 'zero' or 'subtract', got {reset!r}")
         if compare not in {c.value for c in Compare}:
             raise ValidationError(where, "compare", f"must be '>' or '>=', got {compare!r}")
