@@ -47,10 +47,16 @@ def _model(tmp: Path, samples: int = 4000) -> tuple[Path, Path]:
     return model, tmp / "x.npy"
 
 
+def _default_hangup() -> None:
+    # a test runner started under nohup passes SIGHUP ignored, and lavabridge keeps an inherited
+    # ignore (as nohup asks); the child here is a terminal session's command, hang-ups default
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _start(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_default_hangup,
     )  # fmt: skip
 
 
