@@ -219,17 +219,11 @@ def assert_matches_source(
     import torch
 
     from lavabridge import ir
-    from lavabridge.importers.source import framework_input, ir_input, source_spikes
+    from lavabridge.importers.source import framework_input, importer, ir_input, source_spikes
 
     x = framework_input(example_input, "example_input")
     if graph is None:
-        if framework == "snntorch":
-            from lavabridge.importers.snntorch import from_snntorch as importer
-        elif framework == "spikingjelly":
-            from lavabridge.importers.spikingjelly import from_spikingjelly as importer
-        else:
-            raise InputError(f"framework {framework!r}: expected snntorch or spikingjelly")
-        graph = importer(module, torch.as_tensor(x))
+        graph = importer(framework)(module, torch.as_tensor(x))
     spikes = source_spikes(framework, module, x, graph)
     lat = graph.latencies()
     xi = ir_input(x, pad=max(lat))

@@ -44,6 +44,25 @@ def ir_input(x: np.ndarray, pad: int = 0) -> npt.NDArray[np.uint8]:
     return out
 
 
+def importer(framework: str) -> Callable[..., ir.Graph]:
+    """``from_snntorch`` or ``from_spikingjelly`` by the framework's name.
+
+    Raises
+    ------
+    InputError
+        Another name.
+    """
+    if framework == "snntorch":
+        from lavabridge.importers.snntorch import from_snntorch
+
+        return from_snntorch
+    if framework == "spikingjelly":
+        from lavabridge.importers.spikingjelly import from_spikingjelly
+
+        return from_spikingjelly
+    raise InputError(f"framework {framework!r}: expected {' or '.join(FRAMEWORKS)}")
+
+
 def _framework(framework: str) -> tuple[Callable[[nn.Module], bool], Callable[[nn.Module], None]]:
     """``(is_neuron, reset_state)`` of a framework."""
     if framework == "snntorch":

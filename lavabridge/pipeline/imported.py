@@ -38,7 +38,7 @@ from lavabridge.atomic import StageFiles
 from lavabridge.backends.golden import emulate
 from lavabridge.errors import InputError, ModelFileError
 from lavabridge.formats.npy import load_npy
-from lavabridge.importers.source import framework_input, ir_input
+from lavabridge.importers.source import framework_input, importer, ir_input
 from lavabridge.quant.ptq import quantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.quant.report import QuantReport
@@ -94,18 +94,6 @@ def load_source(src: str) -> Any:
     return model.eval()
 
 
-def _importer(framework: str) -> Any:
-    if framework == "snntorch":
-        from lavabridge.importers.snntorch import from_snntorch
-
-        return from_snntorch
-    if framework == "spikingjelly":
-        from lavabridge.importers.spikingjelly import from_spikingjelly
-
-        return from_spikingjelly
-    raise InputError(f"--from {framework!r}: expected snntorch or spikingjelly")
-
-
 def stage_import(
     src: str, framework: str, example: str | Path, out: str | Path, *, name: str | None = None
 ) -> dict[str, Any]:
@@ -141,7 +129,7 @@ def import_model(
     from lavabridge.importers.source import source_spikes
 
     x = framework_input(x, "example input")
-    graph = _importer(framework)(model, torch.as_tensor(x), name=name)
+    graph = importer(framework)(model, torch.as_tensor(x), name=name)
     spikes = source_spikes(framework, model, x, graph)
     latencies = graph.latencies()
     xi = ir_input(x, pad=max(latencies))
