@@ -6,6 +6,7 @@
 current_decay, ``b`` = voltage_decay, ``theta``, ``beta`` = its bias)::
 
     a = 1, b = 0      IF(r = 1/dt, v_threshold = theta); beta joins the map's bias
+    a = b = 1, exp    Threshold(theta); beta joins the map's bias (v = I every step)
     a = 1, b > 0      LIF(tau: k(tau) = b, r = 1/b, v_leak = beta / b, v_threshold = theta)
     a < 1             CubaLIF(tau_syn: k = a, tau_mem: k = b, w_in = 1/a, r = 1/b,
                               v_leak = beta / b, v_threshold = theta)
@@ -37,7 +38,15 @@ import numpy.typing as npt
 
 from lavabridge import ir
 from lavabridge.errors import UnsupportedError
-from lavabridge.formats.nir import META, Discretisation, check_dt, factor, parse_discretisation, tau_of
+from lavabridge.formats.nir import (
+    META,
+    Discretisation,
+    check_dt,
+    factor,
+    parse_discretisation,
+    tau_of,
+)
+from lavabridge.ir.spatial import ungrouped
 from lavabridge.quant.dequantize import dequantize
 from lavabridge.quant.qgraph import QGraph
 from lavabridge.semantics import Compare, InputKind, Reset
@@ -46,7 +55,9 @@ F64 = npt.NDArray[np.float64]
 STAGE = "NIR writer"
 
 
-def solve(f: Callable[[F64], F64], target: npt.ArrayLike, guess: npt.ArrayLike, ulps: int = 8) -> F64:
+def solve(
+    f: Callable[[F64], F64], target: npt.ArrayLike, guess: npt.ArrayLike, ulps: int = 8
+) -> F64:
     """``x`` within ``ulps`` floats of ``guess`` with ``f(x) == target`` exactly (elementwise;
     the nearest ``f(x)`` where none is)."""
     shape = np.shape(target)
@@ -104,6 +115,8 @@ class _Writer:
         if a == 1.0 and b == 0.0:
             node = self.nir.IF(r=full(one(dt)), v_threshold=th, v_reset=zero, metadata=meta)
             return node, beta.ravel()
+        if a == 1.0 and b == 1.0 and disc == Discretisation.EXP:  # no leak factor 1 under exp
+            return self.nir.Threshold(th, metadata=meta), beta.ravel()
         if b == 0.0 or a == 0.0 or (b == 1.0 and disc == Discretisation.EXP):
             raise _refuse(ly.name, f"current_decay {a:g}, voltage_decay {b:g}: no NIR neuron "
                           f"has this step factor ({disc.value}; tau would be 0 or infinite)")  # fmt: skip
@@ -149,11 +162,16 @@ class _Writer:
         nir, geo = self.nir, syn.geometry
         hw = geo.out_shape[1] * geo.out_shape[2]
         per_channel = np.asarray(extra).reshape(geo.out_channels, hw)
-        if np.any(extra) and (not isinstance(syn, ir.Conv2d) or np.any(per_channel != per_channel[:, :1])):
+        if np.any(extra) and (
+            not isinstance(syn, ir.Conv2d) or np.any(per_channel != per_channel[:, :1])
+        ):
             raise _refuse(ly.name, f"an IF layer's bias must ride on its map; the {syn.kind} "
                           f"'{name}' holds one value per channel at most")  # fmt: skip
         if isinstance(syn, ir.Conv2d):
-            bias = np.zeros(geo.out_channels) if syn.bias is None else np.asarray(syn.bias, np.float64)
+            syn = ungrouped(syn)
+            bias = (
+                np.zeros(geo.out_channels) if syn.bias is None else np.asarray(syn.bias, np.float64)
+            )
             return nir.Conv2d(input_shape=tuple(syn.in_shape[1:]), weight=np.asarray(syn.weight, np.float64),
                               stride=syn.stride, padding=syn.padding, dilation=syn.dilation,
                               groups=syn.groups, bias=bias + per_channel[:, 0])  # fmt: skip
@@ -200,7 +218,9 @@ class _Writer:
         return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=meta)
 
 
-def to_nir(model: ir.Graph | QGraph, dt: float, *, discretisation: Discretisation | str = "euler") -> Any:
+def to_nir(
+    model: ir.Graph | QGraph, dt: float, *, discretisation: Discretisation | str = "euler"
+) -> Any:
     """``model`` as a ``nir.NIRGraph`` (module docstring); a QGraph is written with its
     dequantized values (:func:`lavabridge.quant.dequantize.dequantize`)."""
     graph = dequantize(model) if isinstance(model, QGraph) else model

@@ -47,3 +47,28 @@ def error(message: object) -> int:
     text = " ".join(str(message).split())  # one line, whatever the message held
     print(f"{PROG}: error: {text}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
+def add_nir_options(p: argparse.ArgumentParser, where: str, *, reset: bool = True,
+                    dt_help: str = "(required: NIR files store none)") -> None:  # fmt: skip
+    """``--dt``, ``--discretisation`` (and ``--reset``): the choices a NIR graph leaves open."""
+    p.add_argument("--dt", type=positive_float, metavar="DT",
+                   help=f"{where}: seconds per time step {dt_help}")  # fmt: skip
+    p.add_argument("--discretisation", choices=("euler", "exp"),
+                   help=f"{where}: forward Euler dt/tau (default; a lavabridge file's own) "
+                   "or exact exponential 1 - exp(-dt/tau)")  # fmt: skip
+    if reset:
+        p.add_argument("--reset", choices=("zero", "subtract"),
+                       help=f"{where}: same-step reset, v <- v_reset (default; a lavabridge "
+                       "file's own) or v <- v - (v_threshold - v_reset)")  # fmt: skip

@@ -14,7 +14,7 @@ from lavabridge.backends.golden import emulate
 from lavabridge.backends.inputs import prepare_input
 from lavabridge.backends.lava import run_lava
 from lavabridge.backends.netx_lava import run_netx
-from lavabridge.cli.common import EXIT_OK, positive_int, stdout_to_stderr
+from lavabridge.cli.common import EXIT_OK, add_nir_options, positive_int, stdout_to_stderr
 from lavabridge.errors import InputError
 from lavabridge.exporters.netx import write_netx
 from lavabridge.formats.npy import load_npy
@@ -52,9 +52,10 @@ def add_model_commands(sub: Any) -> None:
     add_netx_options(run)
     run.set_defaults(func=cmd_run)
 
-    info = sub.add_parser("info", help="print a model's layers")
+    info = sub.add_parser("info", help="print a model's layers (a NIR file: with --dt)")
     info.add_argument("model", metavar="MODEL")
     add_netx_options(info)
+    add_nir_options(info, "a NIR MODEL")
     info.set_defaults(func=cmd_info)
 
     convert = sub.add_parser("convert", help=f"rewrite a model as {SUFFIX} or netx .net")
@@ -229,6 +230,12 @@ def _input_line(graph: QGraph, model: str, kind: str) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     """``lavabridge info``."""
     kind = detect_format(args.model)
+    if kind == "nir":
+        from lavabridge.cli.nirinfo import nir_info
+
+        return nir_info(args)
+    if any(getattr(args, k) is not None for k in ("dt", "reset", "discretisation")):
+        raise InputError(f"{args.model}: --dt, --reset, --discretisation are options of NIR files")
     graph = open_model(args.model, args)
     fmt = "lava-dl netx HDF5" if kind == "netx" else "lavabridge QGraph"
     sizes = "-".join(str(s) for s in (graph.n_in, *graph.sizes))

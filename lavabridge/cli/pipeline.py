@@ -5,6 +5,8 @@ A run directory carries every stage's artifacts::
     lavabridge train --dataset digits --out runs/x      # pipeline.json, model.pt, model.lbir
     lavabridge quantize runs/x                          # model.lbq, quant_report.json
     lavabridge export runs/x                            # model.net (lava-dl netx), where expressible
+    lavabridge export runs/x --to nir --dt 1e-3         # model.nir (NIR; --quantized: its values)
+    lavabridge import m.nir --from nir --dt 1e-4 --example x.npy --out runs/m   # a NIR graph
     lavabridge verify runs/x                            # verify/report.{json,md}, plots (lavabridge.cli.verify)
     lavabridge demo                                     # all four on digits into runs/demo
 
@@ -19,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lavabridge.cli.common import EXIT_MISMATCH, EXIT_OK, positive_int
+from lavabridge.cli.common import EXIT_MISMATCH, EXIT_OK, add_nir_options, positive_int
+from lavabridge.errors import InputError
 
 
 def add_pipeline_commands(sub: Any) -> None:
@@ -74,12 +77,14 @@ def add_pipeline_commands(sub: Any) -> None:
     train.set_defaults(func=_cmd_train)
 
     imp = sub.add_parser(
-        "import", help="import an snnTorch / SpikingJelly model into a run directory"
+        "import", help="import an snnTorch / SpikingJelly model or a NIR file into a run directory"
     )
     imp.add_argument("src", metavar="SRC",
-                     help="a torch.save'd model file, or package.module:function returning it")  # fmt: skip
+                     help="a torch.save'd model file, package.module:function returning it, "
+                     "or a .nir file (--from nir)")  # fmt: skip
     imp.add_argument("--from", dest="framework", required=True,
-                     choices=("snntorch", "spikingjelly"))  # fmt: skip
+                     choices=("snntorch", "spikingjelly", "nir"))  # fmt: skip
+    add_nir_options(imp, "--from nir")
     imp.add_argument("--example", required=True, metavar="X.npy",
                      help="time-major binary spikes [T, B, *input_shape] (discovers the structure; "
                      "the default calibration and verification input)")  # fmt: skip
@@ -89,7 +94,12 @@ def add_pipeline_commands(sub: Any) -> None:
 
     for name, func, text in (
         ("quantize", _cmd_quantize, "quantize a run: model.lbq, quant_report.json"),
-        ("export", _cmd_export, "write the quantized run as a lava-dl netx file: model.net"),
+        (
+            "export",
+            _cmd_export,
+            "write the quantized run as a lava-dl netx file (model.net) or "
+            "the model as NIR (--to nir: model.nir)",
+        ),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("run_dir", metavar="RUN_DIR",
@@ -98,6 +108,12 @@ def add_pipeline_commands(sub: Any) -> None:
             p.add_argument("--calibration", metavar="X.npy",
                            help="an import run's calibration spikes [T, B, ...] (default: "
                            "its example)")  # fmt: skip
+        if name == "export":
+            p.add_argument("--to", choices=("netx", "nir"), default="netx")
+            p.add_argument("--quantized", action="store_true",
+                           help="--to nir: the quantized model's dequantized values "
+                           "(model.quantized.nir) instead of the float model")  # fmt: skip
+            add_nir_options(p, "--to nir", reset=False, dt_help="(default: a NIR import's own)")
         p.set_defaults(func=func)
 
 
@@ -177,7 +193,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from lavabridge.pipeline.imported import stage_import
 
-    doc = stage_import(args.src, args.framework, args.example, args.out, name=args.name)
+    if args.framework == "nir":
+        from lavabridge.pipeline.nirrun import stage_import_nir
+
+        if args.dt is None:
+            raise InputError("--from nir needs --dt (seconds per step; NIR files store none)")
+        doc = stage_import_nir(args.src, args.example, args.out, dt=args.dt, reset=args.reset,
+                               discretisation=args.discretisation, name=args.name)  # fmt: skip
+        print(f"NIR semantics: dt {doc['dt']:g} s, {doc['discretisation']} discretisation, "
+              f"reset {doc['reset']} (same step), v starts at v_reset")  # fmt: skip
+    else:
+        if any(getattr(args, k) is not None for k in ("dt", "reset", "discretisation")):
+            raise InputError("--dt, --reset, --discretisation: only for --from nir")
+        doc = stage_import(args.src, args.framework, args.example, args.out, name=args.name)
     check = doc["source_check"]
     print(f"imported {doc['name']!r} from {doc['framework']}: {len(doc['layers'])} layers "
           f"({', '.join(doc['layers'])}), latencies {doc['latencies']} steps")  # fmt: skip
@@ -208,6 +236,15 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from lavabridge.pipeline import stage_export
 
+    if args.to == "nir":
+        from lavabridge.pipeline.nirrun import stage_export_nir
+
+        path = stage_export_nir(args.run_dir, dt=args.dt, discretisation=args.discretisation,
+                                quantized=args.quantized)  # fmt: skip
+        print(path, file=sys.stdout)
+        return EXIT_OK
+    if args.quantized or args.dt is not None or args.discretisation is not None:
+        raise InputError("--quantized, --dt, --discretisation: only for --to nir")
     result = stage_export(args.run_dir)
     print(result["netx"], file=sys.stdout)
     return EXIT_OK

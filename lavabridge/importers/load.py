@@ -1,5 +1,6 @@
 """Opening a model file whatever its name: lavabridge's ``.lbq`` or lava-dl's netx ``.net``
-(and telling a float IR ``.lbir`` apart, which runs on the float reference only)."""
+(and telling apart a float IR ``.lbir``, which runs on the float reference only, and a NIR graph,
+which is imported with its time step first)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,21 @@ def _archive_format(path: Path) -> str | None:
     return meta.get("format") if isinstance(meta, dict) else None
 
 
+def _is_nir(path: Path) -> bool:
+    """Whether an HDF5 file is a NIR graph (``nir.write``: a ``node`` group and a ``version``)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "node" in f and "version" in f and "layer" not in f
+    except (OSError, ValueError):
+        return False
+
+
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """``"netx"`` (HDF5 signature), ``"ir"`` (a float IR archive, ``.lbir``) or ``"qgraph"``
-    (another zip archive), read from the file's first bytes and its ``meta`` entry.
+    """``"netx"`` (HDF5 signature), ``"nir"`` (an HDF5 NIR graph), ``"ir"`` (a float IR archive,
+    ``.lbir``) or ``"qgraph"`` (another zip archive), read from the file's first bytes and its
+    ``meta`` entry.
 
     Raises
     ------
@@ -50,7 +63,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read model file ({exc.strerror or exc})") from exc
     if head == HDF5_SIGNATURE:
-        return "netx"
+        return "nir" if _is_nir(path) else "netx"
     if head.startswith(ZIP_SIGNATURE):
         return "ir" if _archive_format(path) == IR_FORMAT else "qgraph"
     raise ModelFileError(
@@ -83,6 +96,12 @@ def load_model(
         raise InputError(
             f"{p}: a float IR file (.lbir); quantize it first (`lavabridge quantize RUN_DIR`, or "
             "lavabridge.quant.quantize), or run it with `lavabridge run MODEL --backend float`"
+        )
+    if kind == "nir":
+        raise InputError(
+            f"{p}: a NIR graph; import it first: `lavabridge import {p} --from nir --dt DT "
+            "--example X.npy --out RUN_DIR` (or lavabridge.importers.nir.read_nir), or see its "
+            f"layers with `lavabridge info {p} --dt DT`"
         )
     netx = kind == "netx"
     if not netx and (num_layers is not None or reset_interval is not None):

@@ -53,6 +53,7 @@ from lavabridge.formats.nir import (
 )
 from lavabridge.importers import torchlayers as tl
 from lavabridge.importers.nirchain import STAGE, Segment, describe, kind, refuse, segments
+from lavabridge.ir.spatial import ungrouped
 from lavabridge.semantics import Compare, Reset
 
 F64 = npt.NDArray[np.float64]
@@ -109,7 +110,9 @@ def _theta(flat: Flat, name: str, n: int, threshold: str = "v_threshold") -> F64
     return th
 
 
-def _neuron(flat: Flat, name: str, n: int, dt: float, disc: Discretisation, reset: Reset) -> _Neuron:
+def _neuron(
+    flat: Flat, name: str, n: int, dt: float, disc: Discretisation, reset: Reset
+) -> _Neuron:
     node, k = flat.nodes[name], kind(flat.nodes[name])
     if k == "Threshold":
         return _Neuron(1.0, 1.0, np.ones(n), None, _theta(flat, name, n, "threshold"), Reset.ZERO)
@@ -140,7 +143,7 @@ def _node_reset(flat: Flat, name: str, reset: Reset | str | None) -> Reset:
     if out not in RESETS:
         raise InputError(f"reset {value!r} ({describe(name, flat.nodes[name])}): NIR's reset is "
                          "'zero' (v <- v_reset) or 'subtract' (v <- v - (v_threshold - v_reset))")  # fmt: skip
-    return out  # type: ignore[return-value]
+    return out
 
 
 # ----------------------------------------------------------------------------- maps
@@ -159,7 +162,9 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(a[0]), int(a[-1]))
 
 
-def _padding(flat: Flat, name: str, pad: Any, kernel: Sequence[int], dil: Sequence[int]) -> tuple[int, int]:
+def _padding(
+    flat: Flat, name: str, pad: Any, kernel: Sequence[int], dil: Sequence[int]
+) -> tuple[int, int]:
     if isinstance(pad, (str, bytes)):
         pad = pad.decode() if isinstance(pad, bytes) else pad
         if pad == "valid":
@@ -172,7 +177,9 @@ def _padding(flat: Flat, name: str, pad: Any, kernel: Sequence[int], dil: Sequen
     return _pair(pad)
 
 
-def _chw(flat: Flat, name: str, shape: tuple[int, ...], channels: int, hw: Any) -> tuple[int, int, int]:
+def _chw(
+    flat: Flat, name: str, shape: tuple[int, ...], channels: int, hw: Any
+) -> tuple[int, int, int]:
     if len(shape) == 3:
         return (shape[0], shape[1], shape[2])
     n = int(np.prod(shape))
@@ -197,10 +204,19 @@ def _spatial(flat: Flat, name: str, shape: tuple[int, ...]) -> ir.Synapse:
         w = w[:, :, None, :]
         kern, dil = (1, w.shape[3]), (1, int(np.ravel(node.dilation)[0]))
         stride = (1, int(np.ravel(node.stride)[0]))
-        pad = node.padding if isinstance(node.padding, (str, bytes)) else (0, int(np.ravel(node.padding)[0]))
+        pad = (
+            node.padding
+            if isinstance(node.padding, (str, bytes))
+            else (0, int(np.ravel(node.padding)[0]))
+        )
         hw = None if node.input_shape is None else (1, int(np.ravel(node.input_shape)[0]))
     else:
-        kern, dil, stride, pad = (w.shape[2], w.shape[3]), _pair(node.dilation), _pair(node.stride), node.padding
+        kern, dil, stride, pad = (
+            (w.shape[2], w.shape[3]),
+            _pair(node.dilation),
+            _pair(node.stride),
+            node.padding,
+        )
         hw = node.input_shape
     chw = _chw(flat, name, shape, w.shape[1] * groups, hw)
     return ir.Conv2d(w, chw, stride, _padding(flat, name, pad, kern, dil), dil, groups, bias)
@@ -209,10 +225,12 @@ def _spatial(flat: Flat, name: str, shape: tuple[int, ...]) -> ir.Synapse:
 def _flatten_shape(node: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     nd = len(shape)
     start, end = int(node.start_dim) % nd, int(node.end_dim) % nd
-    return shape[:start] + (int(np.prod(shape[start : end + 1])),) + shape[end + 1 :]
+    return (*shape[:start], int(np.prod(shape[start : end + 1])), *shape[end + 1 :])
 
 
-def _maps(flat: Flat, seg_maps: Sequence[str], shape: tuple[int, ...], dt: float) -> tuple[list[tl.Map], F64 | None, tuple[int, ...]]:
+def _maps(
+    flat: Flat, seg_maps: Sequence[str], shape: tuple[int, ...], dt: float
+) -> tuple[list[tl.Map], F64 | None, tuple[int, ...]]:
     """The :class:`~lavabridge.importers.torchlayers.Map` s of a segment, its per-source delays
     (steps) and the shape it ends with."""
     out: list[tl.Map] = []
@@ -228,13 +246,17 @@ def _maps(flat: Flat, seg_maps: Sequence[str], shape: tuple[int, ...], dt: float
                 raise refuse(flat, name, "a Delay must directly follow a neuron or the Input "
                              "(it becomes the synapse's delays)")  # fmt: skip
             steps = np.broadcast_to(np.asarray(node.delay, np.float64).ravel(), (n_src,)) / dt
-            if np.any(steps < 0) or np.any(np.abs(steps - np.rint(steps)) > 1e-9 * np.maximum(1, steps)):
+            if np.any(steps < 0) or np.any(
+                np.abs(steps - np.rint(steps)) > 1e-9 * np.maximum(1, steps)
+            ):
                 raise refuse(flat, name, f"delay / dt must be a non-negative integer (dt={dt:g})")
             delays = np.rint(steps) + (0.0 if delays is None else delays)
         elif k in ("Affine", "Linear"):
             w = np.asarray(node.weight, np.float64)
             if w.ndim != 2 or w.shape[1] != int(np.prod(shape)):
-                raise refuse(flat, name, f"weight {w.shape} does not take {int(np.prod(shape))} inputs")
+                raise refuse(
+                    flat, name, f"weight {w.shape} does not take {int(np.prod(shape))} inputs"
+                )
             b = np.asarray(node.bias, np.float64) if k == "Affine" else None
             out.append(tl.Map(name, where, ir.Dense(w, b)))
             shape = (w.shape[0],)
@@ -256,9 +278,10 @@ def _maps(flat: Flat, seg_maps: Sequence[str], shape: tuple[int, ...], dt: float
 
 # ----------------------------------------------------------------------------- layers
 def _synapse(flat: Flat, names: Sequence[str], source: str, shape: tuple[int, ...], dt: float,
-             rows: F64 | None = None) -> tuple[ir.Synapse, tuple[int, ...]]:  # fmt: skip
+             rows: F64 | None = None, flat_source: bool = False) -> tuple[ir.Synapse, tuple[int, ...]]:  # fmt: skip
     """One IR synapse for the maps ``names`` leaving ``source`` (an identity Dense without
-    maps), rows scaled by ``rows``, with the Delay's delays."""
+    maps), rows scaled by ``rows``, with the Delay's delays; a Dense where the IR holds the
+    source population flat (``flat_source``: a conv would need a reshape NIR lacks)."""
     maps, delays, out_shape = _maps(flat, names, shape, dt)
     n_in = int(np.prod(shape))
     where = " -> ".join([describe(n, flat.nodes[n]) for n in names] or [f"'{source}'"])
@@ -274,8 +297,16 @@ def _synapse(flat: Flat, names: Sequence[str], source: str, shape: tuple[int, ..
                 node=where, stage=STAGE,
             )  # fmt: skip
         syn = tl.scaled(syn, rows, np.ones(syn.n_in), where, STAGE)
+    if isinstance(syn, ir.Spatial) and flat_source:
+        syn = tl.dense_of([tl.Map("", where, syn)], where, STAGE)
+    if isinstance(syn, ir.Conv2d):
+        syn = ungrouped(syn)  # as NIR files hold them (a pool scaled per channel is grouped)
     if delays is not None and np.any(delays):
-        d = syn if isinstance(syn, ir.Dense) else tl.dense_of([tl.Map("", where, syn)], where, STAGE)
+        d = (
+            syn
+            if isinstance(syn, ir.Dense)
+            else tl.dense_of([tl.Map("", where, syn)], where, STAGE)
+        )
         syn = d.with_(delay=np.broadcast_to(delays.astype(np.int64)[None, :], d.weight.shape))
     return syn, out_shape
 
@@ -286,14 +317,14 @@ def _name(flat: Flat, names: Sequence[str], default: str) -> str:
 
 
 def _layer(flat: Flat, seg: Segment, latency: int, dt: float, disc: Discretisation,
-           reset: Reset | str | None) -> ir.ChainLayer:  # fmt: skip
+           reset: Reset | str | None, flat_source: bool) -> ir.ChainLayer:  # fmt: skip
     shape = _shape(flat, seg.neuron)
     n = int(np.prod(shape))
     p = _neuron(flat, seg.neuron, n, dt, disc, _node_reset(flat, seg.neuron, reset))
     ref = float(p.theta.max())
     scale = ref / p.theta
     rows = p.gain * scale
-    syn, _ = _synapse(flat, seg.maps, seg.source, _shape(flat, seg.source), dt, rows)
+    syn, _ = _synapse(flat, seg.maps, seg.source, _shape(flat, seg.source), dt, rows, flat_source)
     rec = rec_name = None
     if seg.recurrent is not None:
         rec, _ = _synapse(flat, seg.recurrent, seg.neuron, shape, dt, rows)
@@ -344,7 +375,10 @@ def read_nir(
     meta = flat.metadata
     disc = parse_discretisation(discretisation or meta.get(META["discretisation"], "euler"))
     chain = segments(flat)
-    layers = [_layer(flat, seg, i + 1, step, disc, reset) for i, seg in enumerate(chain)]
+    layers: list[ir.ChainLayer] = []
+    for i, seg in enumerate(chain):
+        flat_source = i > 0 and not isinstance(layers[-1].synapse, ir.Spatial)
+        layers.append(_layer(flat, seg, i + 1, step, disc, reset, flat_source))
     label = name or str(meta.get(META["name"], "") or "nir")
     inp = flat.inputs[0]
     return ir.Graph.sequential(int(np.prod(_shape(flat, inp))), *layers, name=label, input_name=inp)
@@ -358,7 +392,9 @@ def nir_summary(src: Any) -> dict[str, Any]:
     return {
         "nodes": {k: kind(v) for k, v in flat.nodes.items()},
         "edges": [list(e) for e in flat.edges],
-        "metadata": {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in keys.items()},
+        "metadata": {
+            k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in keys.items()
+        },
     }
 
 

@@ -63,7 +63,7 @@ def _path(flat: Flat, start: str, origin: str) -> tuple[tuple[str, ...], str]:
     while kind(flat.nodes[cur]) in MAP_TYPES:
         if flat.sources(cur) != [prev]:
             others = [s for s in flat.sources(cur) if s != prev]
-            raise refuse(flat, cur, f"sums the paths from {[prev] + others} (a join); {CHAIN}")
+            raise refuse(flat, cur, f"sums the paths from {[prev, *others]} (a join); {CHAIN}")
         outs = flat.targets(cur)
         if len(outs) != 1:
             what = "feeds nothing" if not outs else f"feeds {outs} (a branch)"
@@ -86,6 +86,34 @@ def _check_neuron(flat: Flat, name: str) -> None:
         raise refuse(flat, name, f"unsupported node type {k}; {CHAIN}")
 
 
+def _loops(flat: Flat, cur: str, fwd: list[str]) -> tuple[str, ...] | None:
+    """The maps of ``cur``'s cycle back to itself (removed from ``fwd``); ``None``: none."""
+    loops = []
+    for d in list(fwd):
+        maps, end = _path(flat, d, cur) if d != cur else ((), cur)
+        if end == cur:
+            loops.append(maps)
+            fwd.remove(d)
+    if len(loops) > 1:
+        raise refuse(flat, cur, f"has {len(loops)} cycles back to itself; {CHAIN}")
+    return loops[0] if loops else None
+
+
+def _next(flat: Flat, cur: str, first: str, visited: set[str]) -> Segment:
+    """The layer whose maps start at ``first``, a target of ``cur``."""
+    maps, end = _path(flat, first, cur) if first != cur else ((), cur)
+    if end in flat.outputs or end in visited:
+        where = maps[-1] if maps else cur
+        raise refuse(flat, where, f"feeds '{end}', an earlier node (a feedback across "
+                     f"layers); {CHAIN}")  # fmt: skip
+    _check_neuron(flat, end)
+    feed = maps[-1] if maps else cur
+    others = [s for s in flat.sources(end) if s not in (feed, end) and not _returns(flat, s, end)]
+    if others:
+        raise refuse(flat, end, f"has extra input(s) {others} (a join or a skip); {CHAIN}")
+    return Segment(cur, maps, end)
+
+
 def segments(flat: Flat) -> list[Segment]:
     """The layer chain of ``flat`` (see the module docstring); refuses other topologies."""
     if len(flat.inputs) != 1:
@@ -99,45 +127,25 @@ def segments(flat: Flat) -> list[Segment]:
     cur = flat.inputs[0]
     while True:
         fwd = [d for d in flat.targets(cur) if d not in flat.outputs]
-        rec: tuple[str, ...] | None = None
         if out:
-            loops = []
-            for d in list(fwd):
-                maps, end = _path(flat, d, cur) if d != cur else ((), cur)
-                if end == cur:
-                    loops.append(maps)
-                    fwd.remove(d)
-            if len(loops) > 1:
-                raise refuse(flat, cur, f"has {len(loops)} cycles back to itself; {CHAIN}")
-            rec = loops[0] if loops else None
-            out[-1] = Segment(out[-1].source, out[-1].maps, cur, rec)
+            last = out[-1]
+            out[-1] = Segment(last.source, last.maps, cur, _loops(flat, cur, fwd))
         if len(fwd) > 1:
             raise refuse(flat, cur, f"feeds {fwd} (a branch); {CHAIN}")
         if not fwd:
             break
-        maps, end = (_path(flat, fwd[0], cur) if fwd[0] != cur else ((), cur))
-        if end in flat.outputs or end in visited:
-            where = maps[-1] if maps else cur
-            raise refuse(flat, where, f"feeds '{end}', an earlier node (a feedback across "
-                         f"layers); {CHAIN}")  # fmt: skip
-        _check_neuron(flat, end)
-        feed = maps[-1] if maps else cur
-        others = [s for s in flat.sources(end) if s != feed and s != end
-                  and not _returns(flat, s, end)]  # fmt: skip
-        if others:
-            raise refuse(flat, end, f"has extra input(s) {others} (a join or a skip); {CHAIN}")
-        out.append(Segment(cur, maps, end))
-        visited.update(maps)
-        visited.add(end)
-        cur = end
+        out.append(_next(flat, cur, fwd[0], visited))
+        visited.update(out[-1].maps)
+        visited.add(out[-1].neuron)
+        cur = out[-1].neuron
     if not out:
         raise UnsupportedError(
             f"NIR graph: the Input '{flat.inputs[0]}' feeds no neuron; {CHAIN}",
             stage=STAGE,
             supported=(CHAIN,),
         )
-    off = [k for k in flat.nodes if k not in visited and k not in flat.outputs
-           and not any(k in (s.recurrent or ()) for s in out)]  # fmt: skip
+    on_loops = {m for s in out for m in (s.recurrent or ())}
+    off = [k for k in flat.nodes if k not in visited | on_loops and k not in flat.outputs]
     if off:
         raise refuse(flat, off[0], f"is not on the chain from the Input (off the chain: {off})")
     return out

@@ -161,3 +161,17 @@ class AvgPool2d(SumPool2d):
 
     kind: ClassVar[str] = "AvgPool2d"
     divisor: ClassVar[bool] = True
+
+
+def ungrouped(conv: Conv2d) -> Conv2d:
+    """``conv`` with ``groups = 1``: its kernel placed in the diagonal blocks of a full
+    ``(C_out, C_in, kH, kW)`` kernel, zeros elsewhere (the same currents, exactly; NIR 1.0.8's
+    type inference reads ``weight.shape[1]`` as C_in, so files hold grouped convs this way)."""
+    if conv.groups == 1:
+        return conv
+    c_out, c_g, kh, kw = conv.weight.shape
+    o_g = c_out // conv.groups
+    w = np.zeros((c_out, c_g * conv.groups, kh, kw), conv.weight.dtype)
+    for g in range(conv.groups):
+        w[g * o_g : (g + 1) * o_g, g * c_g : (g + 1) * c_g] = conv.weight[g * o_g : (g + 1) * o_g]
+    return conv.with_(weight=w, groups=1)

@@ -131,14 +131,29 @@ def import_model(
     x = framework_input(x, "example input")
     graph = importer(framework)(model, torch.as_tensor(x), name=name)
     spikes = source_spikes(framework, model, x, graph)
+    return write_import_run(graph, spikes, x, out, {"framework": framework, "source": source},
+                            labels)  # fmt: skip
+
+
+def write_import_run(
+    graph: ir.Graph,
+    spikes: list[npt.NDArray[np.uint8]],
+    x: np.ndarray,
+    out: str | Path,
+    doc: dict[str, Any],
+    labels: npt.ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Write the run directory of an imported ``graph`` (module docstring): ``spikes`` are the
+    source's own spikes ``[B, T, n_i]`` per layer on the time-major example ``x``; ``doc``
+    (``framework``, ``source``, and what else the import states) heads ``import.json``."""
     latencies = graph.latencies()
     xi = ir_input(x, pad=max(latencies))
     names = [layer.name for layer in graph.layer_chain()]
+    framework = str(doc["framework"])
     check = source_vs_float(framework, ir.interpret(graph, xi), spikes, names, latencies)
     doc = {
         "format": FORMAT,
-        "framework": framework,
-        "source": source,
+        **doc,
         "name": graph.name,
         "example_shape": list(x.shape),
         "num_steps": int(x.shape[0]),

@@ -28,7 +28,7 @@ STAGE = "dequantize"
 
 def _synapse(name: str, q: QSynapse, target: object) -> ir.Synapse:
     if isinstance(q, QDense):
-        w = q.effective_weights(target).astype(np.float64) * 2.0 ** q.weight_exp  # type: ignore[arg-type]
+        w = q.effective_weights(target).astype(np.float64) * 2.0**q.weight_exp  # type: ignore[arg-type]
         return ir.Dense(w, None, q.delays)
     if isinstance(q, QConv):
         return ir.Conv2d(q.weights.astype(np.float64), q.in_shape, q.stride, q.padding,
@@ -62,6 +62,10 @@ def dequantize(qgraph: QGraph) -> ir.Graph:
         neuron = ir.CubaLIF(q.size, (q.du + 1) / 4096, q.dv / 4096, float(q.vth), bias,
                             q.reset, q.compare, q.bias_start)  # fmt: skip
         syn = None if layer.synapse is None else _synapse(layer.name, layer.synapse, qgraph.target)
-        rec = None if layer.recurrent is None else _synapse(layer.name, layer.recurrent, qgraph.target)
+        rec = (
+            None
+            if layer.recurrent is None
+            else _synapse(layer.name, layer.recurrent, qgraph.target)
+        )
         layers.append(ir.ChainLayer(layer.name, neuron, syn, rec))
     return ir.Graph.sequential(qgraph.n_in, *layers, name=qgraph.name)
