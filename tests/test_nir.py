@@ -48,7 +48,9 @@ def assert_matches_nir_run(graph: ir.Graph, case: NirCase) -> int:
     for layer, L, got in zip(graph.layer_chain(), lat, rec.spikes, strict=True):
         want = out[layer.name].reshape(T, B, -1).transpose(1, 0, 2) != 0
         bad = np.argwhere(got[:, L : L + T].astype(bool) != want)
-        assert not bad.size, f"layer {layer.name}: {len(bad)} spikes differ, first (b, t, n) {bad[0]}"
+        assert not bad.size, (
+            f"layer {layer.name}: {len(bad)} spikes differ, first (b, t, n) {bad[0]}"
+        )
         total += int(want.sum())
     return total
 

@@ -196,7 +196,8 @@ def _spatial(flat: Flat, name: str, shape: tuple[int, ...]) -> ir.Synapse:
         cls = ir.SumPool2d if k == "SumPool2d" else ir.AvgPool2d
         return cls(kern, chw, _pair(node.stride), _padding(flat, name, node.padding, kern, (1, 1)))
     w = np.asarray(node.weight, np.float64)
-    bias = None if node.bias is None or not np.any(node.bias) else np.asarray(node.bias, np.float64)
+    bias = None if node.bias is None else np.asarray(node.bias, np.float64)
+    bias = bias if bias is not None and np.any(bias) else None
     groups = int(node.groups)
     if k == "Conv1d":
         if len(shape) == 2:
