@@ -18,6 +18,7 @@ import nir
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from nir_strategies import NirCase, nir_case
 
 from lavabridge import ir
 from lavabridge.backends.golden import emulate
@@ -27,8 +28,6 @@ from lavabridge.importers.nir import read_nir
 from lavabridge.importers.nirsim import run_nir
 from lavabridge.importers.source import ir_input
 from lavabridge.quant.ptq import quantize
-
-from nir_strategies import NirCase, nir_case
 
 N_LAVA = int(os.environ.get("LAVABRIDGE_NIR_LAVA_EXAMPLES", "100"))
 QUICK = settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def chain(n_in: int, *nodes: tuple[str, Any], extra: list[tuple[str, str]] = ())
         **dict(nodes),
         "output": nir.Output(np.array(out_shape)),
     }
-    edges = list(zip(names[:-1], names[1:], strict=True)) + list(extra)
+    edges = list(itertools.pairwise(names)) + list(extra)
     return nir.NIRGraph(all_nodes, edges, type_check=False)
 
 

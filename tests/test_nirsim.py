@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from snntorch import utils as snn_utils
 from snntorch.export_nir import export_to_nir
-from snntorch.import_nir import import_from_nir
 
 from lavabridge.errors import InputError, UnsupportedError
 from lavabridge.importers.nirsim import run_nir
@@ -364,43 +363,3 @@ def test_snntorch_export_rleaky_identical_spikes(seed: int) -> None:
     out = run_nir(graph, x, 1e-4, reset="zero")
     assert spikes.sum() > 10
     assert np.array_equal(out["1.lif"], spikes)
-
-
-def test_snntorch_import_identical_spikes(tmp_path: Path) -> None:
-    """A hand-built NIR Input-Affine-LIF-Affine-LIF-Output graph (v_leak = 0, r = tau/dt as
-    snnTorch asserts, dt = 1e-4), written and read back, imported with ``import_from_nir`` and run
-    step by step (``forward(x, state) -> (out, state)``): both LIF layers spike identically to
-    run_nir(reset="zero"). Weights are multiples of 1/16, so snnTorch's float32 sums are exact."""
-    dt, rng = 1e-4, np.random.default_rng(8)
-
-    def lif(n: int, tau: float) -> nir.LIF:
-        t = np.full(n, tau)
-        return nir.LIF(
-            tau=t, r=t / dt, v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n)
-        )
-
-    dyadic = lambda *shape: np.round(rng.normal(size=shape) * 24) / 16  # noqa: E731
-    nodes = {"input": nir.Input(np.array([8])), "fc1": nir.Affine(dyadic(6, 8), dyadic(6) / 8)}
-    nodes |= {
-        "lif1": lif(6, 4e-4),
-        "fc2": nir.Affine(dyadic(4, 6), np.zeros(4)),
-        "lif2": lif(4, 5e-4),
-    }
-    nodes |= {"output": nir.Output(np.array([4]))}
-    names = ["input", "fc1", "lif1", "fc2", "lif2", "output"]
-    nir.write(tmp_path / "g.nir", nir.NIRGraph(nodes, list(itertools.pairwise(names))))
-    graph = nir.read(tmp_path / "g.nir")
-    module = import_from_nir(graph)
-    snn_utils.reset(module)
-    hidden: list[np.ndarray] = []
-    module.lif1.register_forward_hook(lambda m, i, o: hidden.append(o.detach().numpy().copy()))
-    x = (rng.random((30, 3, 8)) < 0.4).astype(float)
-    state, spikes = None, []
-    with torch.no_grad():
-        for t in range(30):
-            z, state = module(torch.from_numpy(x[t]).float(), state)
-            spikes.append(z.numpy())
-    out = run_nir(tmp_path / "g.nir", x, dt, reset="zero")
-    assert np.sum(spikes) > 10 and np.sum(hidden) > 10
-    assert np.array_equal(out["lif1"], np.array(hidden))
-    assert np.array_equal(out["lif2"], np.array(spikes))
