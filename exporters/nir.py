@@ -43,6 +43,7 @@ from lavabridge.formats.nir import (
     Discretisation,
     check_dt,
     factor,
+    nir_package,
     parse_discretisation,
     tau_of,
 )
@@ -83,7 +84,7 @@ def _refuse(layer: str, problem: str, supported: tuple[str, ...] = ()) -> Unsupp
 
 class _Writer:
     def __init__(self, graph: ir.Graph, dt: float, disc: Discretisation) -> None:
-        import nir
+        nir = nir_package()
 
         self.nir, self.graph, self.dt, self.disc = nir, graph, dt, disc
         self.nodes: dict[str, Any] = {}
@@ -238,7 +239,7 @@ def write_nir(
     discretisation: Discretisation | str = "euler",
 ) -> Any:
     """Write ``model`` to the NIR file ``path`` (``nir.write``, gzip); returns the graph."""
-    import nir
+    nir = nir_package()
 
     graph = to_nir(model, dt, discretisation=discretisation)
     out = Path(path)

@@ -39,6 +39,8 @@ NETX_CONV = ("tests/test_netx_conv.py", "-m", "not slow")
 FAST = "lavabridge/backends/golden/fast.py"
 FLEX = ("tests/test_flexlif.py",)
 FLEX_LAVA = ("tests/test_flexlif.py", "-k", "every_kind or bias_starts")
+NIR_READ = "lavabridge/importers/nir.py"
+NIR_T = ("tests/test_nir.py", "tests/test_nir_reader.py", "tests/test_nir_interop.py", "-m", "not slow")
 
 MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ golden emulator
@@ -182,6 +184,38 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("bias-on-in-the-first-sample", "Lava export", "lavabridge/exporters/lava.py",
            (("            init_bias = np.zeros_like(gated)", "            init_bias = gated"),),
            FLEX_LAVA, "Lava: a late-starting bias is on from the first step of the first sample"),
+    # ------------------------------------------------------------------ NIR
+    Mutant("nir-lif-gain-drops-r", "NIR", NIR_READ,
+           (("        return _Neuron(1.0, b, b * r, leak, theta, reset)",
+             "        return _Neuron(1.0, b, b * np.ones(n), leak, theta, reset)"),),
+           NIR_T, "read_nir: a LIF's input gain ignores r"),
+    Mutant("nir-cubalif-gain-drops-w-in", "NIR", NIR_READ,
+           (("    return _Neuron(a, b, (a * w_in) * (b * r), leak, theta, reset)",
+             "    return _Neuron(a, b, a * (b * r), leak, theta, reset)"),),
+           NIR_T, "read_nir: a CubaLIF's input gain ignores w_in"),
+    Mutant("nir-threshold-ignores-v-reset", "NIR", NIR_READ,
+           (('        th = th - _arr(flat, name, "v_reset", n)', "        th = th"),),
+           NIR_T, "read_nir: the threshold is v_threshold, not v_threshold - v_reset"),
+    Mutant("nir-leak-ignores-v-reset", "NIR", NIR_READ,
+           (('    leak = _arr(flat, name, "v_leak", n) - _arr(flat, name, "v_reset", n)',
+             '    leak = _arr(flat, name, "v_leak", n)'),),
+           NIR_T, "read_nir: the bias is b v_leak, not b (v_leak - v_reset)"),
+    Mutant("nir-bias-from-step-0", "NIR", NIR_READ,
+           (("    start = int(starts.get(seg.neuron, latency)) if isinstance(starts, dict) else latency",
+             "    start = 0"),),
+           NIR_T, "read_nir: biases act before the layer's first input (latency ignored)"),
+    Mutant("nir-exp-as-euler", "NIR", "lavabridge/formats/nir.py",
+           (("        return np.asarray(-np.expm1(-dt / t), np.float64)",
+             "        return np.asarray(dt / t, np.float64)"),),
+           NIR_T, "discretisation 'exp' computed as Euler"),
+    Mutant("nir-writer-leak-unsolved", "NIR", "exporters/nir.py",
+           (("        leak = solve(lambda x: b * x, beta, beta / b)", "        leak = beta / b"),),
+           NIR_T, "write_nir: v_leak = bias / b, not the float read_nir turns back into the bias"),
+    Mutant("nirsim-cycle-delay-on-back-edge", "NIR", "lavabridge/importers/nirsimgraph.py",
+           (("    delayed = {_at_state(edges, back, i) if edges[i][1] in state else i for i in back}",
+             "    delayed = back"),),
+           ("tests/test_nirsim.py", "tests/test_nir_interop.py"),
+           "NIR's own run: a recurrent map's bias missing at step 0 (delay after the map)"),
     # ------------------------------------------------------------------ input checks
     Mutant("negative-spikes-accepted", "input checks", "lavabridge/backends/inputs.py",
            (("if arr.size and (arr.min() < 0 or arr.max() > 1):", "if arr.size and arr.max() > 1:"),),

@@ -96,6 +96,18 @@ def tau_of(k: float, dt: float, disc: Discretisation) -> float:
     return -dt / math.log1p(-k) if k < 1.0 else 0.0
 
 
+def nir_package() -> Any:
+    """The ``nir`` package, or an :class:`UnsupportedError` saying how to install it."""
+    try:
+        import nir
+    except ImportError:
+        raise UnsupportedError(
+            "NIR support needs the nir package: pip install 'lavabridge[nir]' (or pip install nir)",
+            stage="NIR",
+        ) from None
+    return nir
+
+
 def load(src: Any) -> Any:
     """``src`` as a ``nir.NIRGraph``: a graph, or the path of a ``.nir`` file (``nir.read``).
 
@@ -104,7 +116,7 @@ def load(src: Any) -> Any:
     ModelFileError
         Missing or unreadable file, or not a NIR graph.
     """
-    import nir
+    nir = nir_package()
 
     if isinstance(src, nir.NIRGraph):
         return src
@@ -145,7 +157,7 @@ class Flat:
 def _end(graph: Any, name: str, kind: str, prefix: str) -> str:
     """The flat name an edge end ``name`` of ``graph`` addresses (a nested graph: its single
     Input for a target, its single Output for a source)."""
-    import nir
+    nir = nir_package()
 
     node = graph.nodes.get(name)
     if node is None:
@@ -169,7 +181,7 @@ def _end(graph: Any, name: str, kind: str, prefix: str) -> str:
 
 
 def _inline(graph: Any, prefix: str, nodes: dict[str, Any], edges: list[Edge]) -> None:
-    import nir
+    nir = nir_package()
 
     for key, node in graph.nodes.items():
         if isinstance(node, nir.NIRGraph):
@@ -182,7 +194,7 @@ def _inline(graph: Any, prefix: str, nodes: dict[str, Any], edges: list[Edge]) -
 
 def flatten(graph: Any) -> Flat:
     """``graph`` with nested graphs inlined (see :class:`Flat`)."""
-    import nir
+    nir = nir_package()
 
     nodes: dict[str, Any] = {}
     raw: list[Edge] = []

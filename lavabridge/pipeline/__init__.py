@@ -3,7 +3,8 @@
 :mod:`.config` holds the run configuration (``pipeline.json``, checked field by field);
 :mod:`.stages` the stages on a run directory and :func:`run_pipeline`; :mod:`.imported` the run
 directories of imported snnTorch / SpikingJelly models (``lavabridge import``), which the same
-quantize / export / verify stages take.
+quantize / export / verify stages take; :mod:`.nirrun` those of NIR graphs (``lavabridge import
+--from nir``) and ``lavabridge export --to nir``.
 """
 
 from lavabridge.pipeline.config import CONFIG_FILE, PipelineConfig, load_config, save_config

@@ -1,4 +1,4 @@
-"""Run directories of imported models (snnTorch, SpikingJelly): import, quantize, verify.
+"""Run directories of imported models (snnTorch, SpikingJelly; NIR graphs: :mod:`.nirrun`).
 
 ``lavabridge import SRC --from snntorch --example X.npy --out RUN_DIR`` (:func:`stage_import`)
 writes, together (:class:`~lavabridge.atomic.StageFiles`)::
