@@ -23,7 +23,7 @@ every bias at step 0 of its own time, i.e. with the layer's first input.
 
 Refused, naming the layer: a bias-input graph, resets other than ``zero`` / ``subtract``, the
 ``>=`` compare (NIR compares ``v > v_threshold``), per-synapse delays, a bias an IF layer's
-map cannot hold, a convolution or recurrence on a population NIR holds flat.
+map cannot hold, a convolution on a population NIR holds flat, recurrence on an image population.
 """
 
 from __future__ import annotations
@@ -200,6 +200,9 @@ class _Writer:
             self.nodes[ly.name] = neuron
             self.edges.append((last, ly.name))
             if ly.recurrent is not None:
+                if len(out_shape) > 1:
+                    raise _refuse(ly.name, "a recurrent synapse on an image population: NIR "
+                                  "has no reshape from the recurrent Affine back to its shape")  # fmt: skip
                 rec = self.synapse(ly, ly.recurrent_name or f"{ly.name}.recurrent", ly.recurrent,
                                    ly.name, out_shape, np.zeros(ly.size))  # fmt: skip
                 self.edges.append((rec, ly.name))
@@ -216,7 +219,11 @@ class _Writer:
             meta[META["reset"]] = resets.pop()
         if starts:
             meta[META["bias_start"]] = starts
-        return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=meta)
+        try:
+            return nir.NIRGraph(nodes=self.nodes, edges=self.edges, metadata=meta)
+        except ValueError as exc:  # nir's type inference: shapes that do not chain
+            raise UnsupportedError(f"graph '{g.name}': nir refuses the graph ({exc})",
+                                   stage=STAGE) from exc  # fmt: skip
 
 
 def to_nir(

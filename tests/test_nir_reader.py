@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +220,22 @@ def test_writer_keeps_bias_start_and_delays() -> None:
     assert h.metadata["lavabridge.bias_start"] == {"layer0": 0}
     assert np.allclose(h.nodes["layer0.synapse.delay"].delay, [0, 2e-3, 1e-3])
     assert read_nir(h, 1e-3) == g
+
+
+def test_duplicate_edge_and_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edge listed twice is refused (not summed twice, nor dropped); without the nir package
+    the error says how to install it."""
+    g = chain(3, ("fc", nir.Linear(W)), ("l", lif(2)), extra=[("fc", "l")])
+    with pytest.raises(UnsupportedError, match=r"edge \('fc', 'l'\) appears twice"):
+        read_nir(g, 1e-3)
+    monkeypatch.setitem(sys.modules, "nir", None)
+    with pytest.raises(UnsupportedError, match=r"pip install 'lavabridge\[nir\]'"):
+        read_nir("model.nir", 1e-3)
+
+
+def test_writer_refuses_recurrence_on_an_image_population() -> None:
+    conv = ir.Conv2d(np.ones((1, 1, 3, 3)), (1, 4, 4))
+    rec = ir.Dense(np.eye(4) * 0.5)
+    g = ir.Graph.sequential(16, (conv, ir.LIF(4, 0.5, 1.0), rec))
+    with pytest.raises(UnsupportedError, match="recurrent synapse on an image population"):
+        to_nir(g, 1e-3)

@@ -203,7 +203,15 @@ def flatten(graph: Any) -> Flat:
     top_out = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
     inner = [k for k, n in nodes.items() if isinstance(n, (nir.Input, nir.Output))
              and k not in top_in + top_out]  # fmt: skip
-    edges = list(dict.fromkeys(raw))
+    twice = [e for i, e in enumerate(raw) if e in raw[:i]]
+    if twice:
+        raise UnsupportedError(
+            f"NIR graph: edge {twice[0]} appears twice (would its value count twice?): list each "
+            "connection once",
+            node=f"edge {twice[0]}",
+            stage="NIR reader",
+        )
+    edges = list(raw)
     for k in inner:  # join the edges through a nested graph's Input / Output
         ins = [s for s, d in edges if d == k]
         outs = [d for s, d in edges if s == k]
