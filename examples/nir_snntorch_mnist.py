@@ -140,7 +140,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     n_lava = min(args.lava_samples, len(y_test))
-    acc = [{"oracle": a.oracle, "accuracy": a.accuracy, "samples": a.samples} for a in report.accuracy]
+    acc = [
+        {"oracle": a.oracle, "accuracy": a.accuracy, "samples": a.samples} for a in report.accuracy
+    ]
     acc += [{"oracle": "snntorch", "accuracy": float(correct.mean()), "samples": len(y_test)},
             {"oracle": "snntorch", "accuracy": float(correct[:n_lava].mean()), "samples": n_lava}]  # fmt: skip
     summary = {

@@ -40,7 +40,13 @@ FAST = "lavabridge/backends/golden/fast.py"
 FLEX = ("tests/test_flexlif.py",)
 FLEX_LAVA = ("tests/test_flexlif.py", "-k", "every_kind or bias_starts")
 NIR_READ = "lavabridge/importers/nir.py"
-NIR_T = ("tests/test_nir.py", "tests/test_nir_reader.py", "tests/test_nir_interop.py", "-m", "not slow")
+NIR_T = (
+    "tests/test_nir.py",
+    "tests/test_nir_reader.py",
+    "tests/test_nir_interop.py",
+    "-m",
+    "not slow",
+)
 
 MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ golden emulator
