@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from lavabridge.errors import InputError, ModelFileError, UnsupportedError
 from lavabridge.exporters.nir import to_nir
 from lavabridge.importers.load import detect_format, load_model
 from lavabridge.importers.nir import read_nir
+from lavabridge.importers.nirsim import run_nir
 from lavabridge.semantics import Compare, Reset
 
 
@@ -239,3 +241,37 @@ def test_writer_refuses_recurrence_on_an_image_population() -> None:
     g = ir.Graph.sequential(16, (conv, ir.LIF(4, 0.5, 1.0), rec))
     with pytest.raises(UnsupportedError, match="recurrent synapse on an image population"):
         to_nir(g, 1e-3)
+
+
+def _lif_of(shape: tuple[int, ...], tau: float = 2e-3) -> nir.LIF:
+    f = lambda v: np.full(shape, v, np.float64)  # noqa: E731
+    return nir.LIF(tau=f(tau), r=f(1.5), v_leak=f(0.1), v_threshold=f(1.0), v_reset=f(0.0))
+
+
+@pytest.mark.parametrize("case", ["conv1d", "conv2d-same-scale", "input-to-neuron"])
+def test_maps_the_random_graphs_do_not_draw(case: str) -> None:
+    """Conv1d (as height 1), padding 'same', a Scale after a Conv2d (a diagonal Dense), an Input
+    feeding a neuron directly (an identity Dense): the float reference equals NIR's own run."""
+    rng = np.random.default_rng(5)
+    if case == "conv1d":
+        nodes = {"input": nir.Input(np.array([2, 9])),
+                 "c": nir.Conv1d(9, rng.normal(0.8, 1, (3, 2, 3)), 2, 1, 1, 1, rng.normal(0, 0.2, 3)),
+                 "l": _lif_of((3, 5))}  # fmt: skip
+        shape: tuple[int, ...] = (2, 9)
+    elif case == "conv2d-same-scale":
+        nodes = {"input": nir.Input(np.array([1, 5, 5])),
+                 "c": nir.Conv2d((5, 5), rng.normal(0.8, 1, (2, 1, 3, 3)), 1, "same", 1, 1, np.zeros(2)),
+                 "s": nir.Scale(rng.uniform(0.5, 1.5, (2, 5, 5))), "l": _lif_of((2, 5, 5))}  # fmt: skip
+        shape = (1, 5, 5)
+    else:
+        nodes, shape = {"input": nir.Input(np.array([4])), "l": _lif_of((4,), tau=1e-3)}, (4,)
+    names = list(nodes)
+    out_shape = np.shape(nodes["l"].v_threshold)
+    graph = nir.NIRGraph({**nodes, "output": nir.Output(np.array(out_shape))},
+                         [*itertools.pairwise(names), ("l", "output")], type_check=False)  # fmt: skip
+    g = read_nir(graph, 1e-3)
+    x = (rng.random((12, 2, *shape)) < 0.5).astype(np.float64)
+    rec = ir.interpret(g, x.reshape(12, 2, -1).transpose(1, 0, 2))
+    want = run_nir(graph, x, 1e-3)["l"].reshape(12, 2, -1).transpose(1, 0, 2)
+    assert want.sum() > 3
+    assert np.array_equal(rec.spikes[0][:, 1:], want[:, :-1] != 0)
