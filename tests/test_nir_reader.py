@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import itertools
 import sys
 from pathlib import Path
 from typing import Any
