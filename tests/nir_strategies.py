@@ -170,7 +170,7 @@ def nir_case(draw: st.DrawFn, deployable: bool = False) -> NirCase:
     nodes["output"] = nir.Output({"output": np.array(shape)})
     edges.append((prev, "output"))
     graph = nir.NIRGraph(nodes=nodes, edges=edges)
-    T, B = draw(st.integers(4, 14)), draw(st.integers(1, 2))
+    T, B = draw(st.integers(4, 10 if deployable else 14)), draw(st.integers(1, 2))
     in_shape = tuple(int(s) for s in graph.nodes["input"].input_type["input"])
     x = (rng.random((T, B, *in_shape)) < draw(st.sampled_from([0.2, 0.5]))).astype(np.float64)
     return NirCase(graph, dt, reset, disc, x)

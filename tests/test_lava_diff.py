@@ -21,7 +21,7 @@ from qgraph_strategies import graph_and_input
 
 pytestmark = pytest.mark.lava
 
-N_EXAMPLES = int(os.environ.get("LAVABRIDGE_LAVA_EXAMPLES", "200"))
+N_EXAMPLES = int(os.environ.get("LAVABRIDGE_LAVA_EXAMPLES", "150"))
 
 
 @pytest.mark.slow

@@ -12,8 +12,10 @@ SIGTERM to the parent (the workers stay, re-parented to init), and SIGINT to the
 * **signals**: during compile and run, SIGINT / SIGTERM / SIGHUP raise
   :class:`~lavabridge.signals.Interrupted` in the main thread (:mod:`lavabridge.signals`);
 * **watchdog**: a thread checks the workers (a dead one is reported by the name of its Lava
-  process and its exit code) and the graph's heartbeat (a step counter the recorders write); on a
-  death, or no step progress for ``stall_timeout`` seconds, it interrupts the main thread with a
+  process and its exit code; one that exited cleanly, with code 0, only after
+  ``CLEAN_EXIT_GRACE_S``, as Lava's own error path ends the others so while it reports a model's
+  exception) and the graph's heartbeat (a step counter the recorders write); on a death, or no
+  step progress for ``stall_timeout`` seconds, it interrupts the main thread with a
   :class:`~lavabridge.errors.LavaRuntimeError`;
 * **stop**: Lava's own stop, bounded in time (``stop_timeout``), then SIGKILL of every worker
   still alive, and removal of the shared-memory segments they held. After a crash, a dead worker
@@ -44,6 +46,7 @@ from lavabridge.signals import SIGNALS, handle_signals, install_wakeup
 
 _PR_SET_PDEATHSIG = 1
 _WAKE = signal.SIGUSR1
+CLEAN_EXIT_GRACE_S = 2.0  # a worker gone with exit code 0: wait this long for Lava's own report
 
 
 class _ChildPolicy:
@@ -278,9 +281,16 @@ class _Watchdog:
     def _loop(self) -> None:
         rt = self.rt
         step, since = rt._step(), time.monotonic()
+        clean_exit: float | None = None  # when a worker was first seen gone with exit code 0
         while not self.stop.wait(0.1):
             dead = rt._dead_worker()
             reason: BaseException | None = None
+            if dead is not None and dead.process.exitcode == 0:
+                # Lava's own error path ends the other workers cleanly while it reports a model's
+                # exception to the caller: give that report CLEAN_EXIT_GRACE_S to arrive first
+                clean_exit = time.monotonic() if clean_exit is None else clean_exit
+                if time.monotonic() - clean_exit < CLEAN_EXIT_GRACE_S:
+                    continue
             if dead is not None:
                 code = dead.process.exitcode
                 how = f"signal {-code}" if code < 0 else f"exit code {code}"
