@@ -192,7 +192,8 @@ def test_snntorch_import_identical_spikes(tmp_path: Path) -> None:
     """A hand-built NIR Input-Affine-LIF-Affine-LIF-Output graph (v_leak = 0, r = tau/dt as
     snnTorch asserts, dt = 1e-4), written and read back, imported with ``import_from_nir`` and run
     step by step (``forward(x, state) -> (out, state)``): both LIF layers spike identically to
-    run_nir(reset="zero"). Weights are multiples of 1/16, so snnTorch's float32 sums are exact."""
+    run_nir(reset="zero") and to lavabridge's float reference of read_nir (shifted by the
+    latencies). Weights are multiples of 1/16, so snnTorch's float32 sums are exact."""
     dt, rng = 1e-4, np.random.default_rng(8)
 
     def lif(n: int, tau: float) -> nir.LIF:
@@ -226,3 +227,6 @@ def test_snntorch_import_identical_spikes(tmp_path: Path) -> None:
     assert np.sum(spikes) > 10 and np.sum(hidden) > 10
     assert np.array_equal(out["lif1"], np.array(hidden))
     assert np.array_equal(out["lif2"], np.array(spikes))
+    rec = ir.interpret(read_nir(tmp_path / "g.nir", dt), to_ir(x, pad=2))  # lavabridge, too
+    for lat, got, want in ((1, rec.spikes[0], hidden), (2, rec.spikes[1], spikes)):
+        assert np.array_equal(got[:, lat : lat + 30], np.array(want).transpose(1, 0, 2) != 0)
