@@ -10,6 +10,7 @@ import numpy as np
 from lavabridge import ir
 from lavabridge.cli.common import EXIT_OK
 from lavabridge.errors import InputError
+from lavabridge.formats.nir import choose_discretisation, load
 from lavabridge.importers.nir import nir_summary, read_nir
 from lavabridge.semantics import Reset
 
@@ -31,8 +32,9 @@ def nir_info(args: argparse.Namespace) -> int:
         raise InputError(
             f"{args.model}: a NIR graph; --dt is required (NIR files store no time step)"
         )
-    summary = nir_summary(args.model)
-    graph = read_nir(args.model, args.dt, args.reset, discretisation=args.discretisation)
+    source = load(args.model)  # read the file once
+    summary = nir_summary(source)
+    graph = read_nir(source, args.dt, args.reset, discretisation=args.discretisation)
     meta = summary["metadata"]
     kinds: dict[str, int] = {}
     for k in summary["nodes"].values():
@@ -41,7 +43,7 @@ def nir_info(args: argparse.Namespace) -> int:
           + ", ".join(f"{v} {k}" for k, v in kinds.items()) + f"), {len(summary['edges'])} edges")  # fmt: skip
     if meta:
         print("file metadata (lavabridge): " + ", ".join(f"{k} {v}" for k, v in meta.items()))
-    disc = args.discretisation or meta.get("discretisation", "euler")
+    disc = choose_discretisation(args.discretisation, source.metadata).value
     chain = graph.layer_chain()
     print(f"read with dt {args.dt:g} s, {disc} discretisation, v starting at v_reset; "
           f"IR graph {graph.name!r}: {len(chain)} layers")  # fmt: skip

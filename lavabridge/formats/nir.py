@@ -69,6 +69,14 @@ def parse_discretisation(value: Discretisation | str) -> Discretisation:
         raise InputError(f"discretisation {value!r}: expected {allowed}") from None
 
 
+def choose_discretisation(
+    value: Discretisation | str | None, metadata: Mapping[str, Any]
+) -> Discretisation:
+    """The discretisation to use: ``value``, else the graph's ``lavabridge.discretisation``
+    metadata (a file lavabridge wrote), else ``euler``."""
+    return parse_discretisation(value or metadata.get(META["discretisation"], Discretisation.EULER))
+
+
 def check_dt(dt: Any) -> float:
     """``dt`` as a positive finite float (:class:`InputError` otherwise)."""
     try:

@@ -46,10 +46,10 @@ from lavabridge.formats.nir import (
     Discretisation,
     Flat,
     check_dt,
+    choose_discretisation,
     factor,
     flatten,
     load,
-    parse_discretisation,
 )
 from lavabridge.importers import torchlayers as tl
 from lavabridge.importers.nirchain import STAGE, Segment, describe, kind, refuse, segments
@@ -244,7 +244,7 @@ def read_nir(
     step = check_dt(dt)
     flat = flatten(load(src))
     meta = flat.metadata
-    disc = parse_discretisation(discretisation or meta.get(META["discretisation"], "euler"))
+    disc = choose_discretisation(discretisation, meta)
     chain = segments(flat)
     layers: list[ir.ChainLayer] = []
     for i, seg in enumerate(chain):

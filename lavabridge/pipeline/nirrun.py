@@ -24,7 +24,7 @@ import numpy.typing as npt
 from lavabridge import ir
 from lavabridge.errors import InputError, ModelFileError
 from lavabridge.exporters.nir import write_nir
-from lavabridge.formats.nir import META, check_dt, load, parse_discretisation
+from lavabridge.formats.nir import check_dt, choose_discretisation, load
 from lavabridge.formats.npy import load_npy
 from lavabridge.importers.nir import read_nir
 from lavabridge.importers.nirsim import run_nir
@@ -50,9 +50,7 @@ def import_nir(
     step = check_dt(dt)
     source = load(src)
     graph = read_nir(source, step, reset, discretisation=discretisation, name=name)
-    disc = parse_discretisation(
-        discretisation or source.metadata.get(META["discretisation"], "euler")
-    )
+    disc = choose_discretisation(discretisation, source.metadata)
     chain = graph.layer_chain()
     resets = {ly.name: ly.neuron.reset.value for ly in chain}  # type: ignore[attr-defined]
     x = framework_input(x, "example input")
